@@ -1,0 +1,1 @@
+"""Composition root: the FastAPI app, its routers and the beidou CLI."""

@@ -1,0 +1,91 @@
+"""The application factory: settings -> engine, live store, providers, routers, background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from api import background, errors
+from api.middleware import RequestContextMiddleware
+from api.routers import admin, bookings, devices, drivers, health, lots, operator, sessions
+from api.state import AppState
+from core.db import make_engine, make_sessionmaker, utcnow
+from core.live import make_live_store
+from core.logging import configure_logging
+from core.settings import Settings
+from hardware.occupancy_mqtt import MqttOccupancyListener
+from parking.availability import LiveAvailability
+from parking.payments import SandboxProvider
+
+log = structlog.get_logger(__name__)
+
+DESCRIPTION = """
+Backend of the district's BeiDou positioning, smart-parking and MaaS platform.
+
+Authenticate with `Authorization: Bearer <token>`: the admin token (`BEIDOU_ADMIN_TOKEN`), or the
+token returned when an operator, driver or device was created. Errors are RFC 9457
+`application/problem+json`. Money is integer fen; timestamps carry a UTC offset.
+"""
+
+
+def create_app(settings: Settings | None = None, *, background_tasks: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        store = make_live_store(settings.redis_url)
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            sessionmaker=make_sessionmaker(engine),
+            live_store=store,
+            live=LiveAvailability(store),
+            providers={"sandbox": SandboxProvider(settings.payment_sandbox_secret)},
+        )
+        app.state.beidou = state
+        try:
+            async with state.sessionmaker() as db:
+                lots = await state.live.rebuild(db, utcnow())
+            log.info("live_store_ready", store=store.name, lots=lots, degraded=state.live.degraded)
+        except Exception as exc:  # the service still starts; the monitor rebuilds later
+            state.live.degraded = True
+            log.warning("live_store_rebuild_failed", error=type(exc).__name__)
+        tasks: list[asyncio.Task[None]] = []
+        if background_tasks:
+            background.start(state, tasks)
+        if settings.mqtt_url:
+            listener = MqttOccupancyListener(
+                settings.mqtt_url, settings.mqtt_topic_prefix, background.mqtt_handler(state)
+            )
+            app.state.mqtt = listener
+            tasks.append(asyncio.create_task(listener.run()))
+        state.started = True
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await store.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="beidou-mobility",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.add_middleware(RequestContextMiddleware)
+    for module in (health, admin, drivers, operator, devices, lots, bookings, sessions):
+        app.include_router(module.router)
+    return app

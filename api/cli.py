@@ -1,0 +1,178 @@
+"""The ``beidou`` command: serve, migrate, load the demo district, simulate, purge."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+import uvicorn
+from rich.console import Console
+
+from core import migrate
+from core.db import make_engine, make_sessionmaker
+from core.logging import configure_logging
+from core.settings import Settings
+from parking import demo, privacy
+from parking.context import Ctx
+
+app = typer.Typer(help="BeiDou mobility platform backend", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo district", no_args_is_help=True)
+privacy_app = typer.Typer(help="Personal-data retention", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(demo_app, name="demo")
+app.add_typer(privacy_app, name="privacy")
+console = Console(stderr=True)
+
+DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
+ADMIN_TOKEN_FILE = Path("var") / "admin-token"
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
+    simulate: Annotated[bool, typer.Option(help="also run the demo simulator against it")] = False,
+) -> None:
+    """Serve the API (uvicorn). With --simulate the demo simulator posts events to it."""
+    settings = Settings()
+    if workers > 1 and settings.redis_url is None:
+        console.print("[yellow]several workers without BEIDOU_REDIS_URL: each keeps its own live store")
+    sim = _start_simulator(host, port) if simulate else None
+    try:
+        uvicorn.run(
+            "api.main:create",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="warning",
+            access_log=False,
+        )
+    finally:
+        if sim is not None:
+            sim.send_signal(signal.SIGTERM)
+            sim.wait(timeout=10)
+
+
+def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes] | None:
+    if not DEMO_CREDENTIALS.exists():
+        console.print("[yellow]no demo credentials; run `beidou demo load` first. Simulator not started.")
+        return None
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "simulate", "--base-url", f"http://{host}:{port}"]
+    )
+
+
+@app.command()
+def simulate(
+    base_url: Annotated[str, typer.Option(help="API to drive")] = "http://127.0.0.1:8000",
+    speed: Annotated[float, typer.Option(min=0.01, help="events per second / 2")] = 1.0,
+    duration: Annotated[float | None, typer.Option(help="stop after this many seconds")] = None,
+    credentials: Annotated[Path, typer.Option(help="file written by `demo load`")] = DEMO_CREDENTIALS,
+) -> None:
+    """Post plate reads and sensor events for the demo district through the real endpoints."""
+    from hardware.simulator import Simulator
+
+    configure_logging("INFO", json=True)
+    creds = json.loads(credentials.read_text())
+    _wait_for(base_url)
+    sim = Simulator(base_url, creds, speed=speed)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(sim.run(duration_s=duration))
+    console.print(f"simulator: {sim.sent} events accepted, {sim.failed} failed")
+
+
+def _wait_for(base_url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply Alembic migrations to BEIDOU_DATABASE_URL."""
+    settings = Settings()
+    migrate.upgrade(settings.database_url, revision)
+    console.print(f"[green]database at {revision}[/green]")
+
+
+async def _in_transaction(fn: Any) -> Any:
+    settings = Settings()
+    engine = make_engine(settings.database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as db:
+            result = await fn(Ctx(db=db, settings=settings))
+            await db.commit()
+            return result
+    finally:
+        await engine.dispose()
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the Yangpu demo district (idempotent); device tokens go to var/demo-credentials.json."""
+
+    async def run(ctx: Ctx) -> dict[str, Any] | None:
+        if await demo.is_loaded(ctx):
+            return None
+        return await demo.load(ctx)
+
+    with console.status("loading the demo district"):
+        creds = asyncio.run(_in_transaction(run))
+    if creds is None:
+        console.print("demo district already loaded")
+        return
+    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
+    DEMO_CREDENTIALS.write_text(json.dumps(creds, indent=2, ensure_ascii=False))
+    os.chmod(DEMO_CREDENTIALS, 0o600)
+    console.print(f"[green]loaded {len(creds['lots'])} lots[/green]; credentials in {DEMO_CREDENTIALS}")
+
+
+@app.command("admin-token")
+def admin_token() -> None:
+    """Print BEIDOU_ADMIN_TOKEN, or a generated one kept in var/admin-token (for `make run`)."""
+    token = Settings().admin_token
+    if token is None:
+        if ADMIN_TOKEN_FILE.exists():
+            token = ADMIN_TOKEN_FILE.read_text().strip()
+        else:
+            token = "adm_" + secrets.token_urlsafe(32)
+            ADMIN_TOKEN_FILE.parent.mkdir(parents=True, exist_ok=True)
+            ADMIN_TOKEN_FILE.write_text(token + "\n")
+            os.chmod(ADMIN_TOKEN_FILE, 0o600)
+    print(token)
+
+
+@privacy_app.command("purge")
+def privacy_purge(
+    retention_days: Annotated[int | None, typer.Option(min=0, help="default: BEIDOU_RETENTION_DAYS")] = None,
+) -> None:
+    """Replace plates older than the retention period by their keyed hash."""
+    report = asyncio.run(_in_transaction(lambda ctx: privacy.purge(ctx, retention_days)))
+    console.print(
+        f"purged plates from {report.sessions} sessions, {report.anpr_events} reads, "
+        f"{report.bookings} bookings"
+    )
+
+
+if __name__ == "__main__":
+    app()

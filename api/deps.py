@@ -1,0 +1,77 @@
+"""Dependencies: one unit of work per request, the caller, and typed aliases for routers.
+
+The unit of work commits *before* the response is sent (``scope="function"``), so a 2xx always
+means the data is durable; then the live availability of the lots it touched is refreshed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.state import AppState, app_state
+from core.db import is_connection_error
+from core.errors import Unavailable
+from core.settings import Settings
+from parking.access import Principal, authenticate
+from parking.availability import LiveAvailability
+from parking.context import Ctx
+
+bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, operator, driver or device")
+
+
+async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
+    state = app_state(request)
+    try:
+        async with state.sessionmaker() as db:
+            ctx = Ctx(db=db, settings=state.settings)
+            try:
+                yield ctx
+                await db.commit()
+            except BaseException:
+                await db.rollback()
+                raise
+            if ctx.changed_lots:
+                await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
+                await db.commit()
+    except Exception as exc:
+        if is_connection_error(exc):
+            raise Unavailable("the database is unavailable; retry shortly") from exc
+        raise
+
+
+CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]
+
+
+async def get_principal(
+    request: Request,
+    ctx: CtxDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    state = app_state(request)
+    return await authenticate(
+        ctx.db,
+        credentials.credentials if credentials else None,
+        admin_token=state.settings.admin_token,
+        cache=state.tokens,
+    )
+
+
+def get_state(request: Request) -> AppState:
+    return app_state(request)
+
+
+def get_live(request: Request) -> LiveAvailability:
+    return app_state(request).live
+
+
+def get_settings(request: Request) -> Settings:
+    return app_state(request).settings
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+StateDep = Annotated[AppState, Depends(get_state)]
+LiveDep = Annotated[LiveAvailability, Depends(get_live)]

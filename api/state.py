@@ -1,0 +1,34 @@
+"""Typed application state: everything the app factory builds once and requests share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.live import LiveStore
+from core.settings import Settings
+from parking.access import TokenCache
+from parking.availability import LiveAvailability
+from parking.payments import PaymentProvider
+
+if TYPE_CHECKING:
+    from starlette.requests import HTTPConnection
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    live_store: LiveStore
+    live: LiveAvailability
+    providers: dict[str, PaymentProvider]
+    tokens: TokenCache = field(default_factory=TokenCache)
+    started: bool = False
+
+
+def app_state(conn: HTTPConnection) -> AppState:
+    state: AppState = conn.app.state.beidou
+    return state

@@ -1,0 +1,1 @@
+"""Bottom layer: settings, logging, errors, database plumbing and the live store."""

@@ -1,0 +1,1 @@
+"""GNSS: NMEA/RTCM ingestion, positioning kernels (NumPy), NTRIP."""

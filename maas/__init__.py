@@ -1,0 +1,1 @@
+"""MaaS trip planning: drive + park + walk + transit."""

@@ -1,0 +1,1 @@
+"""Parking resource center: lots, spaces, tariffs, sessions, bookings."""

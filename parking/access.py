@@ -1,0 +1,129 @@
+"""Who is calling, and what they may touch.
+
+Tenancy rules live here rather than in routers so every entry point (HTTP, MQTT, CLI) applies the
+same ones. Resources of another tenant answer ``NotFound`` (not ``Forbidden``) so their existence
+does not leak.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Forbidden, NotFound, Unauthenticated
+from core.security import hash_token, role_of, same_secret
+from parking import repository as repo
+from parking.models import Lot
+
+Role = Literal["admin", "operator", "driver", "device"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    id: uuid.UUID | None = None
+    lot_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+    device_kind: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}:{self.id}"
+
+
+ADMIN = Principal(role="admin")
+
+
+class TokenCache:
+    """Short-lived memo of token digest -> principal, so hot read paths skip one query.
+
+    Entries live a few seconds: long enough to matter under load, short enough that a revoked
+    credential stops working quickly.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        hit = self._entries.get(digest)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self._ttl, principal)
+
+
+async def authenticate(
+    session: AsyncSession, token: str | None, *, admin_token: str | None, cache: TokenCache
+) -> Principal:
+    if not token:
+        raise Unauthenticated("missing bearer token")
+    if admin_token and same_secret(token, admin_token):
+        return ADMIN
+    digest = hash_token(token)
+    if (cached := cache.get(digest)) is not None:
+        return cached
+    principal = await _lookup(session, role_of(token), digest)
+    if principal is None:
+        raise Unauthenticated("invalid bearer token")
+    cache.put(digest, principal)
+    return principal
+
+
+async def _lookup(session: AsyncSession, role: str | None, digest: str) -> Principal | None:
+    if role == "operator":
+        operator = await repo.operator_by_token(session, digest)
+        return Principal("operator", operator.id) if operator else None
+    if role == "driver":
+        driver = await repo.driver_by_token(session, digest)
+        return Principal("driver", driver.id) if driver else None
+    if role == "device":
+        device = await repo.device_by_token(session, digest)
+        if device is None:
+            return None
+        return Principal(
+            "device",
+            device.id,
+            lot_id=device.lot_id,
+            operator_id=device.operator_id,
+            device_kind=device.kind,
+        )
+    return None
+
+
+def require(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"this action is for {' or '.join(roles)} credentials")
+
+
+async def own_lot(session: AsyncSession, principal: Principal, lot_id: uuid.UUID) -> Lot:
+    """The lot if the operator owns it (admins see all); otherwise as if it did not exist."""
+    require(principal, "operator", "admin")
+    lot = await repo.get_lot(session, lot_id)
+    if lot is None or (principal.role == "operator" and lot.operator_id != principal.id):
+        raise NotFound("lot not found")
+    return lot
+
+
+def operator_scope(principal: Principal) -> uuid.UUID | None:
+    """Whose lots a listing covers: the operator's own, or every lot for an admin."""
+    require(principal, "operator", "admin")
+    return principal.id if principal.role == "operator" else None
+
+
+def require_device(principal: Principal, *kinds: str) -> uuid.UUID:
+    """The lot a device is bound to; devices of another kind are refused."""
+    require(principal, "device")
+    if kinds and principal.device_kind not in kinds:
+        raise Forbidden(f"this endpoint is for {' or '.join(kinds)} devices")
+    assert principal.lot_id is not None
+    return principal.lot_id

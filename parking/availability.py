@@ -1,0 +1,145 @@
+"""Free spaces per lot and space kind, now and at a future time.
+
+Sensed lots (a sensor per space) count spaces; gate-counted garages count ``capacity - open
+sessions - bookings covering the time``. The database answers; the live store keeps the 'now'
+snapshot of every lot so the hot search path reads one Redis ``MGET`` instead of scanning spaces,
+and fans changes out to SSE listeners on every worker.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.live import LiveStore, LiveStoreUnavailable
+from parking import repository as repo
+from parking.models import Booking, Lot, Space
+from parking.shared import open_at
+
+log = structlog.get_logger(__name__)
+
+# Within this horizon a sensor's "occupied" still describes the space; beyond it we only know
+# bookings (a parked car's departure time is unknown).
+SENSOR_HORIZON = timedelta(minutes=15)
+GATE_COUNTED = "garage"
+
+
+def lot_key(lot_id: uuid.UUID) -> str:
+    return f"lot:{lot_id}:availability"
+
+
+def lot_channel(lot_id: uuid.UUID) -> str:
+    return f"lot:{lot_id}:live"
+
+
+def space_state(space: Space, booked: bool, at: datetime, now: datetime) -> str:
+    """The state a driver should see: out_of_service > occupied > reserved > free."""
+    if space.out_of_service or (space.shared_windows and not open_at(space.shared_windows, at)):
+        return "out_of_service"
+    if space.occupied and at - now <= SENSOR_HORIZON:
+        return "occupied"
+    if booked:
+        return "reserved"
+    return "free"
+
+
+def space_states(
+    spaces: Sequence[Space], bookings: Sequence[Booking], at: datetime, now: datetime
+) -> dict[uuid.UUID, str]:
+    booked = {b.space_id for b in bookings if b.start_ts <= at < b.end_ts}
+    return {s.id: space_state(s, s.id in booked, at, now) for s in spaces}
+
+
+async def compute(db: AsyncSession, lot: Lot, at: datetime, now: datetime) -> dict[str, Any]:
+    bookings = await repo.live_bookings_overlapping(db, lot.id, at, at + timedelta(seconds=1))
+    if lot.kind == GATE_COUNTED:
+        open_sessions = await repo.count_open_sessions(db, lot.id)
+        # A checked-in booking's car is already counted as an open session.
+        reserved = sum(1 for b in bookings if b.status == "confirmed")
+        free = max(0, lot.capacity - open_sessions - reserved)
+        return _snapshot(at, free, {"any": free}, open_sessions, reserved, 0)
+    spaces = await repo.spaces_of_lot(db, lot.id)
+    states = space_states(spaces, bookings, at, now)
+    by_kind: dict[str, int] = {}
+    for space in spaces:
+        if states[space.id] == "free":
+            by_kind[space.kind] = by_kind.get(space.kind, 0) + 1
+    values = list(states.values())
+    return _snapshot(
+        at,
+        sum(by_kind.values()),
+        by_kind,
+        values.count("occupied"),
+        values.count("reserved"),
+        values.count("out_of_service"),
+    )
+
+
+def _snapshot(
+    at: datetime, free: int, by_kind: dict[str, int], occupied: int, reserved: int, oos: int
+) -> dict[str, Any]:
+    return {
+        "at": at.isoformat(),
+        "free_spaces": free,
+        "by_kind": by_kind,
+        "occupied": occupied,
+        "reserved": reserved,
+        "out_of_service": oos,
+        "degraded": False,
+    }
+
+
+class LiveAvailability:
+    """Keeps the live store's snapshots in step with the database, and reads them back."""
+
+    def __init__(self, store: LiveStore) -> None:
+        self.store = store
+        self.degraded = False
+
+    async def refresh(self, db: AsyncSession, lot_ids: Sequence[uuid.UUID], now: datetime) -> None:
+        for lot_id in lot_ids:
+            lot = await repo.get_lot(db, lot_id)
+            if lot is None:
+                continue
+            snapshot = await compute(db, lot, now, now)
+            try:
+                await self.store.set_json(lot_key(lot_id), snapshot)
+                await self.store.publish(lot_channel(lot_id), {"lot_id": str(lot_id), **snapshot})
+            except LiveStoreUnavailable:
+                self._mark_degraded()
+                return
+
+    async def rebuild(self, db: AsyncSession, now: datetime) -> int:
+        lot_ids = await repo.all_lot_ids(db)
+        self.degraded = False
+        await self.refresh(db, lot_ids, now)
+        return len(lot_ids)
+
+    async def read(
+        self, db: AsyncSession, lots: Sequence[Lot], now: datetime
+    ) -> dict[uuid.UUID, dict[str, Any]]:
+        """Snapshots for these lots: from the live store, or computed (and marked degraded)."""
+        found: dict[uuid.UUID, dict[str, Any]] = {}
+        if not self.degraded:
+            try:
+                values = await self.store.get_json_many([lot_key(lot.id) for lot in lots])
+            except LiveStoreUnavailable:
+                self._mark_degraded()
+            else:
+                found = {lot.id: v for lot, v in zip(lots, values, strict=True) if v is not None}
+        for lot in lots:
+            if lot.id not in found:
+                snapshot = await compute(db, lot, now, now)
+                snapshot["degraded"] = self.degraded
+                found[lot.id] = snapshot
+        return found
+
+    def _mark_degraded(self) -> None:
+        if not self.degraded:
+            log.warning("live_store_unavailable", store=self.store.name)
+        self.degraded = True

@@ -1,0 +1,231 @@
+"""Bookings: a space (or, in a gate-counted garage, a place) held for a time window.
+
+Double booking is prevented by the database, not by luck: on PostgreSQL an exclusion constraint
+on ``(space_id, tstzrange(start, end))`` refuses the second of two overlapping live bookings
+whatever the interleaving, and garage capacity is checked under a row lock on the lot; on SQLite
+every write transaction is serialised (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import structlog
+
+from core.db import try_insert
+from core.errors import Conflict, Invalid, NotFound
+from parking import repository as repo
+from parking.access import Principal, require
+from parking.availability import GATE_COUNTED, SENSOR_HORIZON
+from parking.context import Ctx
+from parking.models import Booking, Lot, Space
+from parking.plates import normalize_plate
+from parking.schemas import BookingIn, BookingOut
+from parking.sessions import lot_tariff
+from parking.shared import covers
+from parking.tariff import fee_fen
+
+log = structlog.get_logger(__name__)
+
+# A booking may start a little in the past (clock skew, the driver at the gate).
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def booking_out(booking: Booking) -> BookingOut:
+    return BookingOut(
+        id=booking.id,
+        status=booking.status,
+        lot_id=booking.lot_id,
+        space_id=booking.space_id,
+        plate=booking.plate,
+        start=booking.start_ts,
+        end=booking.end_ts,
+        price_fen=booking.price_fen,
+        cancel_fee_fen=booking.cancel_fee_fen,
+        session_id=booking.session_id,
+        created_at=booking.created_at,
+    )
+
+
+async def create_booking(
+    ctx: Ctx, principal: Principal, data: BookingIn, idempotency_key: str | None
+) -> tuple[Booking, bool]:
+    """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking."""
+    require(principal, "driver")
+    assert principal.id is not None
+    if idempotency_key is not None:
+        existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
+        if existing is not None:
+            return existing, False
+    plate = normalize_plate(data.plate)
+    owner = await repo.plate_row(ctx.db, plate)
+    if owner is None or owner.driver_id != principal.id:
+        raise Invalid("the plate must be one of your registered plates", code="plate_not_yours")
+    start, end = data.start, data.end
+    if start < ctx.now - PAST_TOLERANCE:
+        raise Invalid("a booking cannot start in the past", code="start_in_past")
+    lot = await repo.get_lot(ctx.db, data.lot_id)
+    if lot is None:
+        raise NotFound("lot not found")
+    starts_now = start <= ctx.now + SENSOR_HORIZON
+    if lot.kind == GATE_COUNTED:
+        lot = await repo.lock_lot(ctx.db, lot.id) or lot
+    bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, start, end)
+    if lot.kind == GATE_COUNTED:
+        await _check_capacity(ctx, lot, bookings, start, end, starts_now)
+    spaces = await _candidates(ctx, lot, data, bookings, starts_now)
+    price = fee_fen(lot_tariff(lot), start, end)
+    if not spaces:
+        if lot.kind == GATE_COUNTED and data.space_id is None and not await _has_bookable(ctx, lot):
+            candidates: list[Space | None] = [None]
+        else:
+            raise Conflict("no space is free for the whole window", code="no_space")
+    else:
+        candidates = list(spaces)
+    for space in candidates:
+        booking = await _insert(ctx, principal.id, lot, space, plate, data, price, idempotency_key)
+        if booking is not None:
+            return booking, True
+        if idempotency_key is not None:
+            existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
+            if existing is not None:
+                return existing, False
+        # otherwise a concurrent booking took this space first: try the next one
+    raise Conflict("no space is free for the whole window", code="no_space")
+
+
+async def _insert(
+    ctx: Ctx,
+    driver_id: uuid.UUID,
+    lot: Lot,
+    space: Space | None,
+    plate: str,
+    data: BookingIn,
+    price: int,
+    idempotency_key: str | None,
+) -> Booking | None:
+    """The new booking, or None when the database refused it (a concurrent booking won)."""
+    booking = Booking(
+        driver_id=driver_id,
+        lot_id=lot.id,
+        space_id=space.id if space else None,
+        plate=plate,
+        start_ts=data.start,
+        end_ts=data.end,
+        status="confirmed",
+        price_fen=price,
+        idempotency_key=idempotency_key,
+        created_at=ctx.now,
+    )
+    if not await try_insert(ctx.db, booking):
+        return None
+    ctx.changed_lots.add(lot.id)
+    return booking
+
+
+async def _has_bookable(ctx: Ctx, lot: Lot) -> bool:
+    return any(s.bookable for s in await repo.spaces_of_lot(ctx.db, lot.id))
+
+
+async def _check_capacity(
+    ctx: Ctx,
+    lot: Lot,
+    bookings: Sequence[Booking],
+    start: datetime,
+    end: datetime,
+    starts_now: bool,
+) -> None:
+    """A garage must have room at every instant of the window, counting its open sessions."""
+    in_use = await repo.count_open_sessions(ctx.db, lot.id) if starts_now else 0
+    confirmed = [b for b in bookings if b.status == "confirmed"]
+    if in_use + peak_overlap(confirmed, start, end) >= lot.capacity:
+        raise Conflict("the garage is full for this window", code="no_space")
+
+
+def peak_overlap(bookings: Sequence[Booking], start: datetime, end: datetime) -> int:
+    """Most bookings live at one instant of ``[start, end)`` (a sweep over their edges)."""
+    edges: list[tuple[datetime, int]] = []
+    for b in bookings:
+        edges.append((max(b.start_ts, start), 1))
+        edges.append((min(b.end_ts, end), -1))
+    edges.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
+    peak = live = 0
+    for _, step in edges:
+        live += step
+        peak = max(peak, live)
+    return peak
+
+
+async def _candidates(
+    ctx: Ctx, lot: Lot, data: BookingIn, bookings: Sequence[Booking], starts_now: bool
+) -> list[Space]:
+    if data.space_id is not None:
+        space = await repo.get_space(ctx.db, data.space_id)
+        if space is None or space.lot_id != lot.id:
+            raise NotFound("space not found in this lot")
+        spaces: Sequence[Space] = [space]
+    else:
+        spaces = await repo.spaces_of_lot(ctx.db, lot.id)
+    taken = {b.space_id for b in bookings if b.space_id is not None}
+    out = []
+    for space in spaces:
+        if not space.bookable or space.out_of_service or space.id in taken:
+            continue
+        if data.space_kind is not None and space.kind != data.space_kind:
+            continue
+        if starts_now and space.occupied:
+            continue
+        shared = bool(space.shared_windows) or lot.kind == "residential_shared"
+        if shared and not covers(space.shared_windows or [], data.start, data.end):
+            continue
+        out.append(space)
+    return out
+
+
+async def own_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) -> Booking:
+    booking = await repo.get_booking(ctx.db, booking_id)
+    if booking is None:
+        raise NotFound("booking not found")
+    if principal.role == "admin" or (principal.role == "driver" and booking.driver_id == principal.id):
+        return booking
+    if principal.role == "operator":
+        lot = await repo.get_lot(ctx.db, booking.lot_id)
+        if lot is not None and lot.operator_id == principal.id:
+            return booking
+    raise NotFound("booking not found")
+
+
+async def cancel_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) -> Booking:
+    require(principal, "driver")
+    booking = await own_booking(ctx, principal, booking_id)
+    if booking.status == "cancelled":
+        return booking
+    if booking.status != "confirmed":
+        raise Conflict(f"a {booking.status} booking cannot be cancelled", code="not_cancellable")
+    booking.status = "cancelled"
+    booking.cancelled_at = ctx.now
+    booking.cancel_fee_fen = 0 if ctx.now < booking.start_ts else booking.price_fen
+    await ctx.db.flush()
+    ctx.changed_lots.add(booking.lot_id)
+    return booking
+
+
+async def driver_bookings(ctx: Ctx, principal: Principal, limit: int) -> Sequence[Booking]:
+    require(principal, "driver")
+    assert principal.id is not None
+    return await repo.bookings_of_driver(ctx.db, principal.id, limit)
+
+
+async def expire_no_shows(ctx: Ctx) -> int:
+    """Release bookings whose plate did not arrive by start + grace."""
+    grace = timedelta(minutes=ctx.settings.checkin_grace_min)
+    overdue = await repo.overdue_bookings(ctx.db, ctx.now - grace)
+    for booking in overdue:
+        booking.status = "no_show"
+        ctx.changed_lots.add(booking.lot_id)
+    await ctx.db.flush()
+    if overdue:
+        log.info("bookings_no_show", count=len(overdue))
+    return len(overdue)

@@ -1,0 +1,146 @@
+"""Paying for a stay: providers behind a Protocol, idempotent requests, signed callbacks.
+
+The driver asks to pay (with an ``Idempotency-Key``); we price the stay as of now, record a
+pending payment and hand it to the provider. The provider confirms later through a callback that
+must carry a valid HMAC signature; only then does the session count as paid. Retries of either
+step have one effect.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+import structlog
+from pydantic import ValidationError
+
+from core.db import try_insert
+from core.errors import Conflict, Invalid, NotFound, Unauthenticated
+from core.security import hmac_sha256_hex
+from parking import repository as repo
+from parking.access import Principal, require
+from parking.context import Ctx
+from parking.models import Payment
+from parking.schemas import PaymentCallbackIn, PaymentOut
+from parking.sessions import lot_tariff, owed_fen, visible_session
+
+log = structlog.get_logger(__name__)
+
+SIGNATURE_HEADER = "X-Beidou-Signature"
+
+
+class PaymentProvider(Protocol):
+    name: str
+
+    def start(self, payment_id: uuid.UUID, amount_fen: int) -> str:
+        """Register the payment with the provider; return its reference."""
+        ...
+
+    def verify(self, body: bytes, signature: str | None) -> bool:
+        """True when a callback body was really sent by the provider."""
+        ...
+
+
+@dataclass
+class SandboxProvider:
+    """A provider for development and tests that signs callbacks like real ones (HMAC-SHA256).
+
+    Its secret is shared with whoever plays the provider (tests, the demo simulator), which then
+    posts ``{"provider_ref","status","amount_fen"}`` signed as ``sha256=<hex>``.
+    """
+
+    secret: str
+    name: str = "sandbox"
+
+    def start(self, payment_id: uuid.UUID, amount_fen: int) -> str:
+        return f"sbx_{payment_id.hex[:12]}_{secrets.token_hex(6)}"
+
+    def sign(self, body: bytes) -> str:
+        return "sha256=" + hmac_sha256_hex(self.secret, body)
+
+    def verify(self, body: bytes, signature: str | None) -> bool:
+        return signature is not None and hmac.compare_digest(self.sign(body), signature)
+
+
+def payment_out(payment: Payment) -> PaymentOut:
+    return PaymentOut(
+        id=payment.id,
+        session_id=payment.session_id,
+        amount_fen=payment.amount_fen,
+        provider=payment.provider,
+        provider_ref=payment.provider_ref,
+        status=payment.status,
+        created_at=payment.created_at,
+        settled_at=payment.settled_at,
+    )
+
+
+async def pay(
+    ctx: Ctx, principal: Principal, session_id: uuid.UUID, key: str, provider: PaymentProvider
+) -> tuple[Payment, bool]:
+    """``(payment, created)``: the same key always yields the same single payment."""
+    require(principal, "driver")
+    if not key or len(key) > 128:
+        raise Invalid("an Idempotency-Key header (1-128 characters) is required", code="idempotency_key")
+    parking = await visible_session(ctx, principal, session_id)
+    existing = await repo.payment_by_key(ctx.db, parking.id, key)
+    if existing is not None:
+        return existing, False
+    lot = await repo.get_lot(ctx.db, parking.lot_id)
+    assert lot is not None
+    grace = timedelta(minutes=ctx.settings.exit_after_payment_min)
+    due = owed_fen(parking, lot_tariff(lot), ctx.now, grace) - parking.paid_fen
+    if due <= 0:
+        raise Conflict("nothing to pay: the stay is free or already paid", code="nothing_due")
+    payment = Payment(
+        id=uuid.uuid4(),
+        session_id=parking.id,
+        lot_id=parking.lot_id,
+        driver_id=principal.id,
+        idempotency_key=key,
+        amount_fen=due,
+        fee_basis_ts=ctx.now,
+        provider=provider.name,
+        status="pending",
+        created_at=ctx.now,
+    )
+    payment.provider_ref = provider.start(payment.id, due)
+    if not await try_insert(ctx.db, payment):
+        existing = await repo.payment_by_key(ctx.db, parking.id, key)
+        if existing is None:
+            raise Conflict("payment could not be recorded; retry", code="payment_race")
+        return existing, False
+    return payment, True
+
+
+async def settle(ctx: Ctx, provider: PaymentProvider, body: bytes, signature: str | None) -> Payment:
+    """Apply a provider callback. A bad signature changes nothing; a replay changes nothing."""
+    if not provider.verify(body, signature):
+        raise Unauthenticated("bad callback signature", code="bad_signature")
+    try:
+        callback = PaymentCallbackIn.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as exc:
+        raise Invalid(f"malformed callback body: {exc}", code="bad_callback") from exc
+    payment = await repo.payment_by_ref(ctx.db, provider.name, callback.provider_ref, lock=True)
+    if payment is None:
+        raise NotFound("payment not found")
+    if payment.status != "pending":
+        return payment
+    if callback.amount_fen != payment.amount_fen:
+        raise Invalid("callback amount differs from the payment", code="amount_mismatch")
+    payment.status = callback.status
+    payment.settled_at = ctx.now
+    if callback.status == "succeeded":
+        parking = await repo.get_session(ctx.db, payment.session_id)
+        assert parking is not None
+        parking.paid_fen += payment.amount_fen
+        parking.paid_at = ctx.now
+        parking.paid_basis_ts = payment.fee_basis_ts
+    await ctx.db.flush()
+    log.info("payment_settled", payment_id=str(payment.id), status=payment.status)
+    return payment

@@ -1,0 +1,152 @@
+"""Finding a place to park: lots near a point, one lot's live picture, and the way to a free space."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from core.errors import Invalid, NotFound
+from parking import repository as repo
+from parking.availability import SENSOR_HORIZON, LiveAvailability, compute, space_states
+from parking.context import Ctx
+from parking.geo import bounding_box, haversine_m
+from parking.models import Lot
+from parking.schemas import (
+    Availability,
+    GuidanceHit,
+    LotDetail,
+    LotOut,
+    LotSearchHit,
+    LotSearchResult,
+)
+from parking.sessions import lot_tariff
+from parking.tariff import price_fen_per_hour
+
+MAX_RADIUS_M = 50_000.0
+
+
+def lot_out(lot: Lot) -> LotOut:
+    return LotOut(
+        id=lot.id,
+        operator_id=lot.operator_id,
+        name=lot.name,
+        kind=lot.kind,
+        lat=lot.lat,
+        lon=lot.lon,
+        capacity=lot.capacity,
+        tariff=lot.tariff,
+        polygon=lot.polygon,
+        address=lot.address,
+        entrances=lot.entrances,
+        entrance_service_rate_per_min=lot.entrance_service_rate_per_min,
+    )
+
+
+def _is_now(ctx: Ctx, at: datetime) -> bool:
+    return abs((at - ctx.now).total_seconds()) <= 60
+
+
+async def search(
+    ctx: Ctx,
+    live: LiveAvailability,
+    *,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    at: datetime | None,
+    kind: str | None,
+) -> LotSearchResult:
+    if not 0 < radius_m <= MAX_RADIUS_M:
+        raise Invalid(f"radius_m must be in (0, {MAX_RADIUS_M:.0f}]")
+    when = at or ctx.now
+    candidates = await repo.lots_in_box(ctx.db, bounding_box(lat, lon, radius_m), kind)
+    near = [(haversine_m(lat, lon, lot.lat, lot.lon), lot) for lot in candidates]
+    near = sorted(((d, lot) for d, lot in near if d <= radius_m), key=lambda x: x[0])
+    lots = [lot for _, lot in near]
+    if _is_now(ctx, when):
+        snapshots = await live.read(ctx.db, lots, ctx.now)
+        degraded = live.degraded
+    else:
+        snapshots = {lot.id: await compute(ctx.db, lot, when, ctx.now) for lot in lots}
+        degraded = False
+    hits = [
+        LotSearchHit(
+            id=lot.id,
+            name=lot.name,
+            kind=lot.kind,
+            lat=lot.lat,
+            lon=lot.lon,
+            address=lot.address,
+            distance_m=round(distance, 1),
+            capacity=lot.capacity,
+            free_spaces=snapshots[lot.id]["free_spaces"],
+            by_kind=snapshots[lot.id]["by_kind"],
+            price_fen_per_hour=price_fen_per_hour(lot_tariff(lot), when),
+        )
+        for distance, lot in near
+    ]
+    return LotSearchResult(at=when, live_degraded=degraded, lots=hits)
+
+
+async def detail(ctx: Ctx, live: LiveAvailability, lot_id: uuid.UUID, at: datetime | None) -> LotDetail:
+    lot = await repo.get_lot(ctx.db, lot_id)
+    if lot is None:
+        raise NotFound("lot not found")
+    when = at or ctx.now
+    if _is_now(ctx, when):
+        snapshot = (await live.read(ctx.db, [lot], ctx.now))[lot.id]
+    else:
+        snapshot = await compute(ctx.db, lot, when, ctx.now)
+    window = timedelta(minutes=ctx.settings.entrance_window_min)
+    arrivals = await repo.count_entries(ctx.db, lot.id, ctx.now - window)
+    per_min = arrivals / (window.total_seconds() / 60)
+    service_rate = lot.entrances * lot.entrance_service_rate_per_min
+    return LotDetail(
+        **lot_out(lot).model_dump(),
+        free_spaces=snapshot["free_spaces"],
+        availability=Availability.model_validate(snapshot),
+        price_fen_per_hour=price_fen_per_hour(lot_tariff(lot), when),
+        arrivals_per_min=round(per_min, 3),
+        entrance_congested=per_min >= service_rate,
+        live_degraded=live.degraded,
+    )
+
+
+async def guidance(
+    ctx: Ctx,
+    lot_id: uuid.UUID,
+    *,
+    lat: float | None,
+    lon: float | None,
+    kind: str | None,
+    limit: int,
+) -> list[GuidanceHit]:
+    """Free spaces of a sensed lot, nearest first from where the driver is (or the lot's centre)."""
+    lot = await repo.get_lot(ctx.db, lot_id)
+    if lot is None:
+        raise NotFound("lot not found")
+    origin = (lat if lat is not None else lot.lat, lon if lon is not None else lot.lon)
+    spaces = await repo.spaces_of_lot(ctx.db, lot.id)
+    bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, ctx.now, ctx.now + SENSOR_HORIZON)
+    states = space_states(spaces, bookings, ctx.now, ctx.now)
+    booked_soon = {b.space_id for b in bookings}
+    hits = [
+        GuidanceHit(
+            space_id=s.id,
+            code=s.code,
+            kind=s.kind,
+            lat=s.lat,
+            lon=s.lon,
+            distance_m=round(haversine_m(origin[0], origin[1], s.lat, s.lon), 1),
+        )
+        for s in spaces
+        if states[s.id] == "free" and s.id not in booked_soon and (kind is None or s.kind == kind)
+    ]
+    return sorted(hits, key=lambda h: h.distance_m)[:limit]
+
+
+async def get_lot_or_404(ctx: Ctx, lot_id: uuid.UUID) -> Lot:
+    lot = await repo.get_lot(ctx.db, lot_id)
+    if lot is None:
+        raise NotFound("lot not found")
+    return lot
