@@ -16,6 +16,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 
@@ -77,8 +79,14 @@ class RedisLiveStore:
     name = "redis"
 
     def __init__(self, url: str, *, prefix: str = "beidou:") -> None:
+        # No client-side retries: a failed call should fall back to the database at once rather
+        # than hold the request while redis-py backs off.
         self._redis = aioredis.Redis.from_url(
-            url, socket_timeout=0.5, socket_connect_timeout=0.5, health_check_interval=5
+            url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            health_check_interval=5,
+            retry=Retry(NoBackoff(), 0),
         )
         self._prefix = prefix
 

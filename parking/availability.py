@@ -102,6 +102,8 @@ class LiveAvailability:
         self.degraded = False
 
     async def refresh(self, db: AsyncSession, lot_ids: Sequence[uuid.UUID], now: datetime) -> None:
+        if self.degraded:
+            return  # readers compute from the database; the monitor rebuilds once the store is back
         for lot_id in lot_ids:
             lot = await repo.get_lot(db, lot_id)
             if lot is None:

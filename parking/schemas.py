@@ -33,8 +33,28 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+def _no_nul(value: Any) -> Any:
+    """NUL cannot be stored in PostgreSQL text; refuse it at the edge instead of failing later."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key)
+            _no_nul(item)
+    elif isinstance(value, list):
+        for item in value:
+            _no_nul(item)
+    return value
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _reject_nul(cls, value: Any) -> Any:
+        return _no_nul(value)
 
 
 # --- principals -------------------------------------------------------------------------------
@@ -81,7 +101,7 @@ class DeviceOut(BaseModel):
 # --- lots and spaces --------------------------------------------------------------------------
 
 
-class GeoJSONPolygon(BaseModel):
+class GeoJSONPolygon(Strict):
     model_config = ConfigDict(extra="allow")
     type: Literal["Polygon"]
     coordinates: list[list[Annotated[list[float], Field(min_length=2, max_length=3)]]]
@@ -322,7 +342,7 @@ class PaymentOut(BaseModel):
     settled_at: datetime | None
 
 
-class PaymentCallbackIn(BaseModel):
+class PaymentCallbackIn(Strict):
     model_config = ConfigDict(extra="ignore")
     provider_ref: Annotated[str, Field(min_length=1, max_length=64)]
     status: Literal["succeeded", "failed"]

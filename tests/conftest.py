@@ -24,10 +24,8 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from core import migrate
 from core.settings import Settings
-from tests.support import ADMIN_TOKEN, Client
+from tests.support import ADMIN_TOKEN, PG_URL, REDIS_URL, Client
 
-PG_URL = os.environ.get("BEIDOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
-REDIS_URL = os.environ.get("BEIDOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = [
     "flags",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 import httpx
 
 ADMIN_TOKEN = "test-admin-token"
+PG_URL = os.environ.get("BEIDOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BEIDOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 # --- a small vocabulary for tests -------------------------------------------------------------

@@ -1,0 +1,76 @@
+"""Occupancy over MQTT through the real Mosquitto broker on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import aiomqtt
+
+from tests.support import Client, iso, now_utc
+
+BROKER = "mqtt://127.0.0.1:1883"
+
+
+async def _space_state(c: Client, op_h: dict[str, str], lot_id: str, code: str) -> str:
+    spaces = (await c.http.get(f"/v1/operator/lots/{lot_id}/spaces", headers=op_h)).json()
+    return str(next(s["state"] for s in spaces if s["code"] == code))
+
+
+async def _wait_for(predicate: Any, timeout_s: float = 10.0) -> bool:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while asyncio.get_running_loop().time() < deadline:
+        if await predicate():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def test_mqtt_occupancy_through_the_broker(make_client: Any) -> None:
+    prefix = f"beidou-test-{uuid.uuid4().hex[:8]}/occupancy"
+    client: Client = await make_client(mqtt_url=BROKER, mqtt_topic_prefix=prefix)
+    listener = client.app.state.mqtt
+    await asyncio.wait_for(listener.subscribed.wait(), 10)
+    op = await client.operator()
+    lot = await client.lot(op, kind="on_street", spaces=2)
+    other = await client.lot(op, kind="on_street", spaces=1, name="other")
+    sensor = await client.device(op, lot["id"], "occupancy_sensor")
+    camera = await client.device(op, lot["id"], "anpr_camera")
+    stranger = await client.device(op, other["id"], "occupancy_sensor")
+
+    def msg(token: str, code: str, occupied: bool, event_id: str) -> bytes:
+        return json.dumps(
+            {
+                "token": token,
+                "event_id": event_id,
+                "space_code": code,
+                "occupied": occupied,
+                "ts": iso(now_utc()),
+            }
+        ).encode()
+
+    async with aiomqtt.Client("127.0.0.1", 1883) as pub:
+        topic = f"{prefix}/{lot['id']}"
+        # refused for good: bad JSON, wrong token, a camera's token, a sensor of another lot
+        await pub.publish(topic, b"\xff not json", qos=1)
+        await pub.publish(topic, msg("dv_forged", "S00", True, "bad-1"), qos=1)
+        await pub.publish(topic, msg(camera.token, "S00", True, "bad-2"), qos=1)
+        await pub.publish(topic, msg(stranger.token, "S00", True, "bad-3"), qos=1)
+        # accepted
+        await pub.publish(topic, msg(sensor.token, "S01", True, "good-1"), qos=1)
+        await pub.publish(topic, msg(sensor.token, "S01", True, "good-1"), qos=1)  # duplicate
+
+    async def s01_occupied() -> bool:
+        return await _space_state(client, op.h, lot["id"], "S01") == "occupied"
+
+    assert await _wait_for(s01_occupied)
+    assert await _space_state(client, op.h, lot["id"], "S00") == "free"
+    from sqlalchemy import func, select
+
+    from parking.models import OccupancyEvent
+
+    async with client.app.state.beidou.sessionmaker() as db:
+        count = await db.scalar(select(func.count()).select_from(OccupancyEvent))
+    assert count == 1  # the duplicate had no second effect; the refused ones stored nothing
