@@ -6,7 +6,7 @@ keyed hash of the plate, which still lets statistics count returning vehicles wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 import structlog
@@ -38,5 +38,5 @@ async def purge(ctx: Ctx, retention_days: int | None = None) -> PurgeReport:
         b.plate = None
     await ctx.db.flush()
     report = PurgeReport(len(sessions), len(events), len(bookings))
-    log.info("privacy_purge", retention_days=days, **report.__dict__)
+    log.info("privacy_purge", retention_days=days, **asdict(report))
     return report

@@ -7,7 +7,6 @@ are about what concurrent transactions do, which a rolled-back outer transaction
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -24,9 +23,8 @@ from sqlalchemy import create_engine, text
 from api.app import create_app
 from core import migrate
 from core.settings import Settings
-from tests.support import ADMIN_TOKEN, PG_URL, REDIS_URL, Client
+from tests.support import ADMIN_TOKEN, IN_CI, PG_URL, REDIS_URL, Client
 
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 TABLES = [
     "flags",
     "payments",

@@ -11,6 +11,7 @@ import httpx
 
 ADMIN_TOKEN = "test-admin-token"
 PG_URL = os.environ.get("BEIDOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("BEIDOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
