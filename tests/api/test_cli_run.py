@@ -35,7 +35,9 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
     env.pop("BEIDOU_REDIS_URL", None)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*BEIDOU, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [*BEIDOU, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        )
 
     assert run("db", "upgrade").returncode == 0
     assert (tmp_path / "var" / "beidou.sqlite3").exists()  # the default: a file under ./var
@@ -47,8 +49,12 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
 
     port = _port()
     server = subprocess.Popen(
-        [*BEIDOU, "serve", "--port", str(port), "--simulate"], cwd=tmp_path, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [*BEIDOU, "serve", "--port", str(port), "--simulate"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -66,7 +72,8 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
         assert "Wujiaochang Wanda Plaza Garage" in names
         drv = httpx.post(f"{base}/v1/drivers", json={"name": "n", "phone": "+86 138 0000 0000"}).json()
         near = httpx.get(
-            f"{base}/v1/lots", params={"lat": 31.2990, "lon": 121.5140, "radius_m": 3000},
+            f"{base}/v1/lots",
+            params={"lat": 31.2990, "lon": 121.5140, "radius_m": 3000},
             headers={"Authorization": f"Bearer {drv['token']}"},
         ).json()
         assert near["lots"][0]["name"] == "Wujiaochang Wanda Plaza Garage"

@@ -86,9 +86,10 @@ async def proxied_client(postgres_ready: None) -> AsyncIterator[tuple[Client, Cu
         Settings(database_url=url, redis_url=None, admin_token=ADMIN_TOKEN, log_level="ERROR"),
         background_tasks=False,
     )
-    async with app.router.lifespan_context(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=30
-    ) as http:
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test", timeout=30) as http,
+    ):
         yield Client(http, app), proxy
     with contextlib.suppress(Exception):
         await proxy.cut()
@@ -124,5 +125,3 @@ async def test_database_outage_gives_503_then_recovers(proxied_client: tuple[Cli
     sessions = (await client.http.get("/v1/operator/sessions", headers=op.h)).json()
     assert len(sessions) == len(accepted) == 4
     assert (await client.http.get("/readyz")).status_code == 200
-
-

@@ -1,0 +1,18 @@
+# The API image: one process per container (scale with replicas or --workers).
+FROM python:3.11-slim AS base
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md alembic.ini ./
+COPY core core
+COPY gnss gnss
+COPY parking parking
+COPY maas maas
+COPY hardware hardware
+COPY api api
+COPY migrations migrations
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 beidou
+USER beidou
+EXPOSE 8000
+HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
+  CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["sh", "-c", "beidou db upgrade && exec beidou serve --host 0.0.0.0 --port 8000 --workers ${BEIDOU_WORKERS:-2}"]
