@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,12 +17,19 @@ SpaceKind = Literal["standard", "ev", "accessible"]
 DeviceKind = Literal["anpr_camera", "occupancy_sensor", "gnss_receiver"]
 SpaceState = Literal["free", "occupied", "reserved", "out_of_service"]
 
+MIN_YEAR, MAX_YEAR = 1970, 2200
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 
 def _aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("timestamp must carry a UTC offset, e.g. 2026-11-25T08:00:00+08:00")
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        utc = None
+    if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
+        raise ValueError(f"timestamp must lie between the years {MIN_YEAR} and {MAX_YEAR}")
     return value
 
 
