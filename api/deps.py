@@ -37,6 +37,8 @@ async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
             if ctx.changed_lots:
                 await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
                 await db.commit()
+            if ctx.lots_changed:
+                await state.live.bump_directory()
     except Exception as exc:
         if is_connection_error(exc):
             raise Unavailable("the database is unavailable; retry shortly") from exc

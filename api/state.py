@@ -12,6 +12,7 @@ from core.settings import Settings
 from parking.access import TokenCache
 from parking.availability import LiveAvailability
 from parking.payments import PaymentProvider
+from parking.search import LotDirectory
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
@@ -26,6 +27,7 @@ class AppState:
     live: LiveAvailability
     providers: dict[str, PaymentProvider]
     tokens: TokenCache = field(default_factory=TokenCache)
+    directory: LotDirectory = field(default_factory=LotDirectory)
     started: bool = False
 
 

@@ -30,6 +30,7 @@ class LiveStore(Protocol):
 
     async def set_json(self, key: str, value: Any) -> None: ...
     async def get_json_many(self, keys: Sequence[str]) -> list[Any | None]: ...
+    async def incr(self, key: str) -> int: ...
     async def publish(self, channel: str, value: Any) -> None: ...
     def subscribe(self, channel: str) -> AsyncIterator[Any]: ...
     async def ping(self) -> bool: ...
@@ -50,6 +51,11 @@ class InProcessLiveStore:
 
     async def get_json_many(self, keys: Sequence[str]) -> list[Any | None]:
         return [json.loads(raw) if (raw := self._data.get(k)) is not None else None for k in keys]
+
+    async def incr(self, key: str) -> int:
+        value = int(self._data.get(key, "0")) + 1
+        self._data[key] = str(value)
+        return value
 
     async def publish(self, channel: str, value: Any) -> None:
         message = json.dumps(value)
@@ -104,6 +110,12 @@ class RedisLiveStore:
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
         return [json.loads(r) if r is not None else None for r in raw]
+
+    async def incr(self, key: str) -> int:
+        try:
+            return int(await self._redis.incr(self._prefix + key))
+        except (RedisError, OSError) as exc:
+            raise LiveStoreUnavailable(str(exc)) from exc
 
     async def publish(self, channel: str, value: Any) -> None:
         try:

@@ -29,6 +29,9 @@ SENSOR_HORIZON = timedelta(minutes=15)
 GATE_COUNTED = "garage"
 
 
+DIRECTORY_VERSION = "lots:version"
+
+
 def lot_key(lot_id: uuid.UUID) -> str:
     return f"lot:{lot_id}:availability"
 
@@ -120,7 +123,17 @@ class LiveAvailability:
         lot_ids = await repo.all_lot_ids(db)
         self.degraded = False
         await self.refresh(db, lot_ids, now)
+        await self.bump_directory()  # a restarted Redis lost the counter: make every cache reload
         return len(lot_ids)
+
+    async def bump_directory(self) -> None:
+        """Tell every worker's lot directory (search cache) that lot metadata changed."""
+        if self.degraded:
+            return
+        try:
+            await self.store.incr(DIRECTORY_VERSION)
+        except LiveStoreUnavailable:
+            self._mark_degraded()
 
     async def read(
         self, db: AsyncSession, lots: Sequence[Lot], now: datetime
@@ -140,6 +153,9 @@ class LiveAvailability:
                 snapshot["degraded"] = self.degraded
                 found[lot.id] = snapshot
         return found
+
+    def mark_degraded(self) -> None:
+        self._mark_degraded()
 
     def _mark_degraded(self) -> None:
         if not self.degraded:

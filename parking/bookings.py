@@ -72,27 +72,29 @@ async def create_booking(
     starts_now = start <= ctx.now + SENSOR_HORIZON
     if lot.kind == GATE_COUNTED:
         lot = await repo.lock_lot(ctx.db, lot.id) or lot
-    bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, start, end)
-    if lot.kind == GATE_COUNTED:
+        bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, start, end)
         await _check_capacity(ctx, lot, bookings, start, end, starts_now)
-    spaces = await _candidates(ctx, lot, data, bookings, starts_now)
     price = fee_fen(lot_tariff(lot), start, end)
-    if not spaces:
-        if lot.kind == GATE_COUNTED and data.space_id is None and not await _has_bookable(ctx, lot):
-            candidates: list[Space | None] = [None]
-        else:
-            raise Conflict("no space is free for the whole window", code="no_space")
+    for _ in range(ROUNDS):
+        spaces = await _candidates(ctx, lot, data, starts_now)
+        if not spaces:
+            break
+        for space in spaces:
+            booking = await _insert(ctx, principal.id, lot, space, plate, data, price, idempotency_key)
+            if booking is not None:
+                return booking, True
+            if idempotency_key is not None:
+                existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
+                if existing is not None:
+                    return existing, False
+            # otherwise a concurrent booking took this space first: try the next one
     else:
-        candidates = list(spaces)
-    for space in candidates:
-        booking = await _insert(ctx, principal.id, lot, space, plate, data, price, idempotency_key)
+        raise Conflict("no space is free for the whole window", code="no_space")
+    if lot.kind == GATE_COUNTED and data.space_id is None and not await _has_bookable(ctx, lot):
+        # a gate-counted garage without bookable spaces holds a place, not a space
+        booking = await _insert(ctx, principal.id, lot, None, plate, data, price, idempotency_key)
         if booking is not None:
             return booking, True
-        if idempotency_key is not None:
-            existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
-            if existing is not None:
-                return existing, False
-        # otherwise a concurrent booking took this space first: try the next one
     raise Conflict("no space is free for the whole window", code="no_space")
 
 
@@ -121,8 +123,15 @@ async def _insert(
     )
     if not await try_insert(ctx.db, booking):
         return None
-    ctx.changed_lots.add(lot.id)
+    _touch_if_current(ctx, booking)
     return booking
+
+
+def _touch_if_current(ctx: Ctx, booking: Booking) -> None:
+    """Refresh the lot's live snapshot only if the booking changes what is free now; a booking
+    for next week leaves the current picture as it is (and costs no refresh)."""
+    if booking.start_ts <= ctx.now + SENSOR_HORIZON and booking.end_ts > ctx.now:
+        ctx.changed_lots.add(booking.lot_id)
 
 
 async def _has_bookable(ctx: Ctx, lot: Lot) -> bool:
@@ -158,30 +167,38 @@ def peak_overlap(bookings: Sequence[Booking], start: datetime, end: datetime) ->
     return peak
 
 
-async def _candidates(
-    ctx: Ctx, lot: Lot, data: BookingIn, bookings: Sequence[Booking], starts_now: bool
-) -> list[Space]:
+# Rounds of "fetch candidates, try them" before answering 409: candidates fetched before a
+# concurrent burst committed may all be gone, while others are still free.
+ROUNDS = 3
+# How many free spaces to fetch per attempt: enough to survive a few lost races without loading
+# the whole lot.
+CANDIDATES = 8
+
+
+async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> list[Space]:
+    shared = lot.kind == "residential_shared"
     if data.space_id is not None:
         space = await repo.get_space(ctx.db, data.space_id)
         if space is None or space.lot_id != lot.id:
             raise NotFound("space not found in this lot")
-        spaces: Sequence[Space] = [space]
-    else:
-        spaces = await repo.spaces_of_lot(ctx.db, lot.id)
-    taken = {b.space_id for b in bookings if b.space_id is not None}
-    out = []
-    for space in spaces:
-        if not space.bookable or space.out_of_service or space.id in taken:
-            continue
-        if data.space_kind is not None and space.kind != data.space_kind:
-            continue
-        if starts_now and space.occupied:
-            continue
-        shared = bool(space.shared_windows) or lot.kind == "residential_shared"
-        if shared and not covers(space.shared_windows or [], data.start, data.end):
-            continue
-        out.append(space)
-    return out
+        shared = shared or bool(space.shared_windows)
+    rows = await repo.free_spaces_for(
+        ctx.db,
+        lot.id,
+        data.start,
+        data.end,
+        kind=data.space_kind,
+        skip_occupied=starts_now,
+        # windows are checked here, not in SQL, so a shared lot needs all its free spaces
+        limit=None if shared or data.space_id is not None else CANDIDATES,
+    )
+    if data.space_id is not None:
+        rows = [s for s in rows if s.id == data.space_id]
+    return [
+        s
+        for s in rows
+        if not ((s.shared_windows or shared) and not covers(s.shared_windows or [], data.start, data.end))
+    ]
 
 
 async def own_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) -> Booking:
@@ -208,7 +225,7 @@ async def cancel_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) 
     booking.cancelled_at = ctx.now
     booking.cancel_fee_fen = 0 if ctx.now < booking.start_ts else booking.price_fen
     await ctx.db.flush()
-    ctx.changed_lots.add(booking.lot_id)
+    _touch_if_current(ctx, booking)
     return booking
 
 

@@ -23,6 +23,7 @@ class Ctx:
     settings: Settings
     now: datetime = field(default_factory=utcnow)
     changed_lots: set[uuid.UUID] = field(default_factory=set)
+    lots_changed: bool = False  # lot metadata (name, place, tariff...) changed: search caches reload
 
     @property
     def plate_key(self) -> bytes:

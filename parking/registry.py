@@ -123,6 +123,7 @@ async def create_lot(ctx: Ctx, principal: Principal, data: LotIn) -> Lot:
     ctx.db.add(lot)
     await ctx.db.flush()
     ctx.changed_lots.add(lot.id)
+    ctx.lots_changed = True
     return lot
 
 
@@ -139,6 +140,7 @@ async def update_lot(ctx: Ctx, principal: Principal, lot_id: uuid.UUID, patch: L
         setattr(lot, field, value)
     await ctx.db.flush()
     ctx.changed_lots.add(lot.id)
+    ctx.lots_changed = True
     return lot
 
 

@@ -97,6 +97,40 @@ async def spaces_of_lot(session: AsyncSession, lot_id: uuid.UUID) -> Sequence[Sp
     return result.all()
 
 
+async def free_spaces_for(
+    session: AsyncSession,
+    lot_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    kind: str | None,
+    skip_occupied: bool,
+    limit: int | None,
+) -> Sequence[Space]:
+    """Bookable spaces of a lot with no live booking overlapping ``[start, end)``, in code order."""
+    overlapping = (
+        select(Booking.id)
+        .where(
+            Booking.space_id == Space.id,
+            Booking.status.in_(LIVE_BOOKING),
+            Booking.start_ts < end,
+            Booking.end_ts > start,
+        )
+        .exists()
+    )
+    query = select(Space).where(
+        Space.lot_id == lot_id, Space.bookable.is_(True), Space.out_of_service.is_(False), ~overlapping
+    )
+    if kind is not None:
+        query = query.where(Space.kind == kind)
+    if skip_occupied:
+        query = query.where(Space.occupied.is_(False))
+    query = query.order_by(Space.code)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.scalars(query)).all()
+
+
 async def get_space(session: AsyncSession, space_id: uuid.UUID) -> Space | None:
     return await session.get(Space, space_id)
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from core.errors import Invalid, NotFound
+from core.live import LiveStoreUnavailable
 from parking import repository as repo
-from parking.availability import SENSOR_HORIZON, LiveAvailability, compute, space_states
+from parking.availability import (
+    DIRECTORY_VERSION,
+    SENSOR_HORIZON,
+    LiveAvailability,
+    compute,
+    lot_key,
+    space_states,
+)
 from parking.context import Ctx
 from parking.geo import bounding_box, haversine_m
 from parking.models import Lot
@@ -20,7 +31,7 @@ from parking.schemas import (
     LotSearchResult,
 )
 from parking.sessions import lot_tariff
-from parking.tariff import price_fen_per_hour
+from parking.tariff import Tariff, price_fen_per_hour
 
 MAX_RADIUS_M = 50_000.0
 
@@ -46,19 +57,132 @@ def _is_now(ctx: Ctx, at: datetime) -> bool:
     return abs((at - ctx.now).total_seconds()) <= 60
 
 
+@dataclass(frozen=True, slots=True)
+class LotEntry:
+    """What search needs of a lot, kept in memory: lots change rarely and are read constantly."""
+
+    id: uuid.UUID
+    key: str
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    address: str | None
+    capacity: int
+    tariff: Tariff
+
+
+_UNLOADED = object()
+
+
+class LotDirectory:
+    """Per-process copy of every lot's metadata, revalidated on each search against a version
+    counter in the live store (bumped whenever a lot is created or edited), read in the same
+    round trip as the availability snapshots."""
+
+    def __init__(self) -> None:
+        self.version: object = _UNLOADED
+        self.entries: list[LotEntry] = []
+
+    async def reload(self, ctx: Ctx, version: object) -> None:
+        self.entries = [
+            LotEntry(
+                id=lot.id,
+                key=lot_key(lot.id),
+                name=lot.name,
+                kind=lot.kind,
+                lat=lot.lat,
+                lon=lot.lon,
+                address=lot.address,
+                capacity=lot.capacity,
+                tariff=lot_tariff(lot),
+            )
+            for lot in await repo.lots_of_operator(ctx.db, None)
+        ]
+        self.version = version
+
+
+@lru_cache(maxsize=4096)
+def _hourly_price(tariff: Tariff, at_minute: datetime) -> int:
+    return price_fen_per_hour(tariff, at_minute)
+
+
+def _near(
+    entries: list[LotEntry], lat: float, lon: float, radius_m: float, kind: str | None
+) -> list[tuple[float, LotEntry]]:
+    min_lat, max_lat, min_lon, max_lon = bounding_box(lat, lon, radius_m)
+    hits = []
+    for e in entries:
+        if min_lat <= e.lat <= max_lat and min_lon <= e.lon <= max_lon and (kind is None or e.kind == kind):
+            d = haversine_m(lat, lon, e.lat, e.lon)
+            if d <= radius_m:
+                hits.append((d, e))
+    hits.sort(key=lambda h: h[0])
+    return hits
+
+
+async def _search_live(
+    ctx: Ctx,
+    live: LiveAvailability,
+    directory: LotDirectory,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    kind: str | None,
+) -> dict[str, Any]:
+    """The hot path: no SQL, one live-store round trip (two when the directory went stale)."""
+    near = _near(directory.entries, lat, lon, radius_m, kind)
+    values = await live.store.get_json_many([DIRECTORY_VERSION, *(e.key for _, e in near)])
+    if values[0] != directory.version or directory.version is _UNLOADED:
+        await directory.reload(ctx, values[0])
+        near = _near(directory.entries, lat, lon, radius_m, kind)
+        values = await live.store.get_json_many([DIRECTORY_VERSION, *(e.key for _, e in near)])
+    at_minute = ctx.now.replace(second=0, microsecond=0)
+    hits = []
+    for (distance, entry), snapshot in zip(near, values[1:], strict=True):
+        if snapshot is None:  # not in the store yet (a lot created a moment ago on another worker)
+            lot = await repo.get_lot(ctx.db, entry.id)
+            if lot is None:
+                continue
+            snapshot = await compute(ctx.db, lot, ctx.now, ctx.now)
+        hits.append(
+            {
+                "id": str(entry.id),
+                "name": entry.name,
+                "kind": entry.kind,
+                "lat": entry.lat,
+                "lon": entry.lon,
+                "address": entry.address,
+                "distance_m": round(distance, 1),
+                "capacity": entry.capacity,
+                "free_spaces": snapshot["free_spaces"],
+                "by_kind": snapshot["by_kind"],
+                "price_fen_per_hour": _hourly_price(entry.tariff, at_minute),
+            }
+        )
+    return {"at": ctx.now.isoformat(), "live_degraded": False, "lots": hits}
+
+
 async def search(
     ctx: Ctx,
     live: LiveAvailability,
+    directory: LotDirectory,
     *,
     lat: float,
     lon: float,
     radius_m: float,
     at: datetime | None,
     kind: str | None,
-) -> LotSearchResult:
+) -> dict[str, Any]:
+    """Lots within the radius by distance, as a JSON-ready dict (the shape of LotSearchResult)."""
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise Invalid(f"radius_m must be in (0, {MAX_RADIUS_M:.0f}]")
     when = at or ctx.now
+    if _is_now(ctx, when) and not live.degraded:
+        try:
+            return await _search_live(ctx, live, directory, lat, lon, radius_m, kind)
+        except LiveStoreUnavailable:
+            live.mark_degraded()
     candidates = await repo.lots_in_box(ctx.db, bounding_box(lat, lon, radius_m), kind)
     near = [(haversine_m(lat, lon, lot.lat, lot.lon), lot) for lot in candidates]
     near = sorted(((d, lot) for d, lot in near if d <= radius_m), key=lambda x: x[0])
@@ -85,7 +209,7 @@ async def search(
         )
         for distance, lot in near
     ]
-    return LotSearchResult(at=when, live_degraded=degraded, lots=hits)
+    return LotSearchResult(at=when, live_degraded=degraded, lots=hits).model_dump(mode="json")
 
 
 async def detail(ctx: Ctx, live: LiveAvailability, lot_id: uuid.UUID, at: datetime | None) -> LotDetail:

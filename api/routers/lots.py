@@ -6,10 +6,11 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+import orjson
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from api.deps import Caller, CtxDep, LiveDep
+from api.deps import Caller, CtxDep, LiveDep, StateDep
 from api.state import app_state
 from core.live import LiveStoreUnavailable
 from parking import registry, search
@@ -26,14 +27,19 @@ async def search_lots(
     ctx: CtxDep,
     caller: Caller,
     live: LiveDep,
+    state: StateDep,
     lat: Annotated[float, Query(ge=-90, le=90)],
     lon: Annotated[float, Query(ge=-180, le=180)],
     radius_m: Annotated[float, Query(gt=0, le=50_000)] = 1000,
     at: AwareDatetime | None = None,
     kind: Literal["garage", "surface", "on_street", "residential_shared"] | None = None,
-) -> LotSearchResult:
+) -> Response:
     """Lots within ``radius_m`` by distance, with free spaces and the hourly price at ``at``."""
-    return await search.search(ctx, live, lat=lat, lon=lon, radius_m=radius_m, at=at, kind=kind)
+    result = await search.search(
+        ctx, live, state.directory, lat=lat, lon=lon, radius_m=radius_m, at=at, kind=kind
+    )
+    # Built as plain data and serialised once: this is the hottest read of the API.
+    return Response(orjson.dumps(result), media_type="application/json")
 
 
 @router.get("/{lot_id}", response_model=LotDetail)

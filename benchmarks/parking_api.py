@@ -1,0 +1,398 @@
+"""Benchmark of the parking API's hot paths against the ceiling of the stack it runs on.
+
+What it measures, in one run on this machine:
+- ceiling: GET /const on a bare FastAPI app (benchmarks/ceiling_app.py), uvicorn, 2 workers;
+- lot search: GET /v1/lots near Wujiaochang on the real service (PostgreSQL + Redis, 2 workers);
+- bookings: POST /v1/bookings on the real service, random lots and hour-long windows, then a
+  database check that no two live bookings overlap on a space, and a contention round where
+  200 requests race for one space and window (exactly one may win).
+
+The load comes from a separate process (a minimal asyncio HTTP/1.1 keep-alive client, so the
+generator costs little CPU) over loopback. The product owner's goals are printed beside the
+figures, not asserted: search >= 40 % of the ceiling's rate; bookings >= 300/s, no double booking.
+
+Run: .venv/bin/python benchmarks/parking_api.py [--seconds 10] [--warmup 2] [--concurrency 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import random
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+DB_NAME = "beidou_bench"
+DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
+REDIS_URL = "redis://127.0.0.1:6379/14"
+CENTRE = (31.3003, 121.5136)
+TARIFF = {
+    "free_minutes": 15,
+    "unit_minutes": 30,
+    "bands": [
+        {"start": "08:00", "end": "20:00", "unit_fen": 500},
+        {"start": "20:00", "end": "08:00", "unit_fen": 200},
+    ],
+    "daily_cap_fen": 6000,
+}
+console = Console()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def prepare_database() -> None:
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
+            conn.execute(f"CREATE DATABASE {DB_NAME}")
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    env = {**os.environ, "BEIDOU_DATABASE_URL": DB_URL}
+    subprocess.run([str(BIN / "beidou"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+@contextmanager
+def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[str]:
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + probe, timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def seed(base: str, admin_token: str, lots: int, spaces: int, drivers: int) -> dict[str, Any]:
+    rng = random.Random(7)
+    with httpx.Client(base_url=base, timeout=30) as http:
+        op = http.post(
+            "/v1/admin/operators", json={"name": "bench"}, headers={"Authorization": f"Bearer {admin_token}"}
+        ).json()
+        oph = {"Authorization": f"Bearer {op['token']}"}
+        lot_ids = []
+        for i in range(lots):
+            lat = CENTRE[0] + rng.uniform(-0.012, 0.012)
+            lon = CENTRE[1] + rng.uniform(-0.012, 0.012)
+            lot = http.post(
+                "/v1/operator/lots",
+                headers=oph,
+                json={
+                    "name": f"bench lot {i}",
+                    "lat": lat,
+                    "lon": lon,
+                    "kind": "surface",
+                    "capacity": spaces,
+                    "tariff": TARIFF,
+                },
+            ).json()
+            body = [{"code": f"B{j:03d}", "lat": lat + j * 1e-5, "lon": lon} for j in range(spaces)]
+            http.post(f"/v1/operator/lots/{lot['id']}/spaces", headers=oph, json=body).raise_for_status()
+            lot_ids.append(lot["id"])
+        people = []
+        for i in range(drivers):
+            d = http.post("/v1/drivers", json={"name": f"d{i}", "phone": "+86 138 0000 0000"}).json()
+            plate = f"沪A{i:05d}"
+            http.post(
+                "/v1/me/plates", json={"plate": plate}, headers={"Authorization": f"Bearer {d['token']}"}
+            ).raise_for_status()
+            people.append((d["token"], plate))
+        first_space = http.get(f"/v1/operator/lots/{lot_ids[0]}/spaces", headers=oph).json()[0]["id"]
+    return {"lots": lot_ids, "drivers": people, "space": first_space}
+
+
+# --- the load generator (runs in its own process) -----------------------------------------------
+
+
+def _request(method: str, path: str, host: str, headers: dict[str, str], body: bytes = b"") -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    if body:
+        lines += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _connection(
+    port: int,
+    make: Callable[[random.Random], bytes],
+    start: float,
+    stop: float,
+    seed_: int,
+    out: dict[str, Any],
+) -> None:
+    rng = random.Random(seed_)
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while (now := time.perf_counter()) < stop:
+            writer.write(make(rng))
+            t0 = time.perf_counter()
+            status = int((await reader.readline()).split()[1])
+            length = 0
+            while (line := await reader.readline()) not in (b"\r\n", b""):
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            if now >= start:
+                out["latencies"].append(time.perf_counter() - t0)
+                out["statuses"][status] += 1
+    finally:
+        writer.close()
+
+
+def _load(
+    port: int,
+    scenario: str,
+    data: dict[str, Any],
+    seconds: float,
+    warmup: float,
+    concurrency: int,
+    queue: Any,
+) -> None:
+    host = f"127.0.0.1:{port}"
+    make = _maker(scenario, host, data)
+    out: dict[str, Any] = {"latencies": [], "statuses": Counter()}
+
+    async def main() -> None:
+        t = time.perf_counter()
+        start, stop = t + warmup, t + warmup + seconds
+        await asyncio.gather(*(_connection(port, make, start, stop, i, out) for i in range(concurrency)))
+
+    asyncio.run(main())
+    queue.put({"latencies": out["latencies"], "statuses": dict(out["statuses"])})
+
+
+def _maker(scenario: str, host: str, data: dict[str, Any]) -> Callable[[random.Random], bytes]:
+    if scenario == "ceiling":
+        req = _request("GET", "/const", host, {})
+        return lambda rng: req
+    if scenario == "search":
+        token = data["drivers"][0][0]
+
+        def search(rng: random.Random) -> bytes:
+            lat = CENTRE[0] + rng.uniform(-0.005, 0.005)
+            lon = CENTRE[1] + rng.uniform(-0.005, 0.005)
+            return _request(
+                "GET",
+                f"/v1/lots?lat={lat:.6f}&lon={lon:.6f}&radius_m=2000",
+                host,
+                {"Authorization": f"Bearer {token}"},
+            )
+
+        return search
+    base = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=2)
+
+    def book(rng: random.Random) -> bytes:
+        token, plate = rng.choice(data["drivers"])
+        start = base + timedelta(hours=rng.randrange(24 * 60))
+        body = json.dumps(
+            {
+                "lot_id": rng.choice(data["lots"]),
+                "plate": plate,
+                "start": start.isoformat(),
+                "end": (start + timedelta(hours=1)).isoformat(),
+            }
+        )
+        return _request("POST", "/v1/bookings", host, {"Authorization": f"Bearer {token}"}, body.encode())
+
+    return book
+
+
+def run_load(port: int, scenario: str, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(
+        target=_load, args=(port, scenario, data, args.seconds, args.warmup, args.concurrency, queue)
+    )
+    proc.start()
+    result = queue.get(timeout=args.seconds + args.warmup + 120)
+    proc.join()
+    lat = sorted(result["latencies"])
+    n = len(lat)
+    return {
+        "scenario": scenario,
+        "requests": n,
+        "rate": n / args.seconds,
+        "p50_ms": lat[n // 2] * 1000 if n else float("nan"),
+        "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
+        "statuses": result["statuses"],
+    }
+
+
+async def contention(base: str, data: dict[str, Any], racers: int = 200) -> Counter[int]:
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=90)
+    body = {
+        "lot_id": data["lots"][0],
+        "space_id": data["space"],
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=2)).isoformat(),
+    }
+    limits = httpx.Limits(max_connections=racers)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        drivers = data["drivers"]
+        responses = await asyncio.gather(
+            *(
+                http.post(
+                    "/v1/bookings",
+                    json={**body, "plate": drivers[i % len(drivers)][1]},
+                    headers={"Authorization": f"Bearer {drivers[i % len(drivers)][0]}"},
+                )
+                for i in range(racers)
+            )
+        )
+    return Counter(r.status_code for r in responses)
+
+
+DOUBLE_BOOKINGS = """
+SELECT count(*) FROM bookings a JOIN bookings b
+  ON a.space_id = b.space_id AND a.id < b.id
+ AND a.status IN ('confirmed', 'checked_in') AND b.status IN ('confirmed', 'checked_in')
+ AND tstzrange(a.start_ts, a.end_ts) && tstzrange(b.start_ts, b.end_ts)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--lots", type=int, default=20)
+    parser.add_argument("--spaces", type=int, default=50)
+    parser.add_argument("--drivers", type=int, default=200)
+    args = parser.parse_args()
+
+    console.print(
+        f"[bold]parking API benchmark[/bold]  cores={os.cpu_count()}  python={platform.python_version()}"
+    )
+    console.print(f"command: {' '.join([Path(sys.executable).name, *sys.argv])}")
+    with console.status("preparing PostgreSQL database beidou_bench and Redis db 14"):
+        prepare_database()
+    admin = secrets.token_urlsafe(16)
+    env = {
+        **os.environ,
+        "BEIDOU_DATABASE_URL": DB_URL,
+        "BEIDOU_REDIS_URL": REDIS_URL,
+        "BEIDOU_ADMIN_TOKEN": admin,
+        "BEIDOU_LOG_LEVEL": "WARNING",
+    }
+    app_port, ceil_port = free_port(), free_port()
+    results = []
+    with (
+        server(
+            [str(BIN / "beidou"), "serve", "--port", str(app_port), "--workers", "2"],
+            env,
+            app_port,
+            "/healthz",
+        ) as base,
+        server(
+            [
+                str(BIN / "uvicorn"),
+                "benchmarks.ceiling_app:app",
+                "--port",
+                str(ceil_port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env,
+            ceil_port,
+            "/const",
+        ),
+    ):
+        with console.status(f"seeding {args.lots} lots x {args.spaces} spaces, {args.drivers} drivers"):
+            data = seed(base, admin, args.lots, args.spaces, args.drivers)
+        for scenario, port in (("ceiling", ceil_port), ("search", app_port), ("bookings", app_port)):
+            with console.status(f"{scenario}: {args.warmup:.0f} s warm-up + {args.seconds:.0f} s"):
+                results.append(run_load(port, scenario, data, args))
+        with console.status("contention: 200 requests for one space and window"):
+            race = asyncio.run(contention(base, data))
+        with psycopg.connect(DB_URL) as conn:
+            doubles = conn.execute(DOUBLE_BOOKINGS).fetchone()[0]  # type: ignore[index]
+            live = conn.execute("SELECT count(*) FROM bookings WHERE status = 'confirmed'").fetchone()[0]  # type: ignore[index]
+
+    by = {r["scenario"]: r for r in results}
+    table = Table(
+        title=f"loopback, {args.concurrency} keep-alive connections, {args.seconds:.0f} s per scenario"
+    )
+    for col in ("scenario", "requests", "req/s", "p50 ms", "p99 ms", "statuses"):
+        table.add_column(col, justify="right" if col not in ("scenario", "statuses") else "left")
+    for r in results:
+        table.add_row(
+            r["scenario"],
+            str(r["requests"]),
+            f"{r['rate']:.0f}",
+            f"{r['p50_ms']:.2f}",
+            f"{r['p99_ms']:.2f}",
+            json.dumps(r["statuses"]),
+        )
+    console.print(table)
+    ratio = by["search"]["rate"] / by["ceiling"]["rate"]
+    booked = by["bookings"]["statuses"].get(201, 0) / args.seconds
+    errors = {k: v for k, v in by["bookings"]["statuses"].items() if k not in (201, 409)}
+    console.print(f"search / ceiling = {ratio:.1%}   (goal >= 40%)")
+    console.print(f"bookings confirmed = {booked:.0f}/s, other statuses {errors or 'none'}   (goal >= 300/s)")
+    console.print(f"double bookings in the database = {doubles} (of {live} live bookings)   (goal 0)")
+    console.print(f"contention, 200 racers for one space: {dict(race)}   (goal exactly one 201)")
+    out = ROOT / "var" / "bench" / "parking_api.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(
+        json.dumps(
+            {
+                "args": vars(args),
+                "results": results,
+                "search_ratio": ratio,
+                "bookings_per_s": booked,
+                "double_bookings": doubles,
+                "contention": dict(race),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
