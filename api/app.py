@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, *, background_tasks: bool = Tru
     )
     errors.install(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (health, admin, drivers, operator, devices, lots, bookings, sessions):
+    # hot paths first: routes are matched in order
+    for module in (lots, devices, bookings, sessions, drivers, operator, admin, health):
         app.include_router(module.router)
     return app

@@ -16,7 +16,7 @@ from api.state import AppState, app_state
 from core.db import is_connection_error
 from core.errors import Unavailable
 from core.settings import Settings
-from parking.access import Principal, authenticate
+from parking.access import Principal, authenticate, known_principal
 from parking.availability import LiveAvailability
 from parking.context import Ctx
 
@@ -25,24 +25,31 @@ bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, ope
 
 async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
     state = app_state(request)
+    db = state.sessionmaker()
     try:
-        async with state.sessionmaker() as db:
-            ctx = Ctx(db=db, settings=state.settings)
-            try:
-                yield ctx
+        ctx = Ctx(db=db, settings=state.settings)
+        try:
+            yield ctx
+            if db.in_transaction():
                 await db.commit()
-            except BaseException:
+        except BaseException:
+            if db.in_transaction():
                 await db.rollback()
-                raise
-            if ctx.changed_lots:
-                await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
-                await db.commit()
-            if ctx.lots_changed:
-                await state.live.bump_directory()
+            raise
+        if ctx.changed_lots:
+            await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
+            await db.commit()
+        if ctx.lots_changed:
+            await state.live.bump_directory()
     except Exception as exc:
         if is_connection_error(exc):
             raise Unavailable("the database is unavailable; retry shortly") from exc
         raise
+    finally:
+        # A request served from memory and the live store never touched the database: skip the
+        # (greenlet-hopping) close of a session that holds nothing.
+        if db.in_transaction() or db.sync_session.identity_map:
+            await db.close()
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]
@@ -50,27 +57,32 @@ CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]
 
 async def get_principal(
     request: Request,
-    ctx: CtxDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    """The caller; a known token costs no database round trip (see ``TokenCache``)."""
     state = app_state(request)
-    return await authenticate(
-        ctx.db,
-        credentials.credentials if credentials else None,
-        admin_token=state.settings.admin_token,
-        cache=state.tokens,
-    )
+    token = credentials.credentials if credentials else None
+    admin_token = state.settings.admin_token
+    if (known := known_principal(token, admin_token=admin_token, cache=state.tokens)) is not None:
+        return known
+    try:
+        async with state.sessionmaker() as db:
+            return await authenticate(db, token, admin_token=admin_token, cache=state.tokens)
+    except Exception as exc:
+        if is_connection_error(exc):
+            raise Unavailable("the database is unavailable; retry shortly") from exc
+        raise
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     return app_state(request)
 
 
-def get_live(request: Request) -> LiveAvailability:
+async def get_live(request: Request) -> LiveAvailability:
     return app_state(request).live
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return app_state(request).settings
 
 

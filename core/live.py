@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
+import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -43,14 +43,14 @@ class InProcessLiveStore:
     name = "in-process"
 
     def __init__(self) -> None:
-        self._data: dict[str, str] = {}
-        self._subscribers: dict[str, set[asyncio.Queue[str]]] = defaultdict(set)
+        self._data: dict[str, bytes | str] = {}
+        self._subscribers: dict[str, set[asyncio.Queue[bytes]]] = defaultdict(set)
 
     async def set_json(self, key: str, value: Any) -> None:
-        self._data[key] = json.dumps(value)
+        self._data[key] = orjson.dumps(value)
 
     async def get_json_many(self, keys: Sequence[str]) -> list[Any | None]:
-        return [json.loads(raw) if (raw := self._data.get(k)) is not None else None for k in keys]
+        return [orjson.loads(raw) if (raw := self._data.get(k)) is not None else None for k in keys]
 
     async def incr(self, key: str) -> int:
         value = int(self._data.get(key, "0")) + 1
@@ -58,17 +58,17 @@ class InProcessLiveStore:
         return value
 
     async def publish(self, channel: str, value: Any) -> None:
-        message = json.dumps(value)
+        message = orjson.dumps(value)
         for queue in list(self._subscribers.get(channel, ())):
             with contextlib.suppress(asyncio.QueueFull):
                 queue.put_nowait(message)
 
     async def subscribe(self, channel: str) -> AsyncIterator[Any]:
-        queue: asyncio.Queue[str] = asyncio.Queue(maxsize=256)
+        queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=256)
         self._subscribers[channel].add(queue)
         try:
             while True:
-                yield json.loads(await queue.get())
+                yield orjson.loads(await queue.get())
         finally:
             self._subscribers[channel].discard(queue)
 
@@ -98,7 +98,7 @@ class RedisLiveStore:
 
     async def set_json(self, key: str, value: Any) -> None:
         try:
-            await self._redis.set(self._prefix + key, json.dumps(value))
+            await self._redis.set(self._prefix + key, orjson.dumps(value))
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
 
@@ -109,7 +109,7 @@ class RedisLiveStore:
             raw = await self._redis.mget([self._prefix + k for k in keys])
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
-        return [json.loads(r) if r is not None else None for r in raw]
+        return [orjson.loads(r) if r is not None else None for r in raw]
 
     async def incr(self, key: str) -> int:
         try:
@@ -119,7 +119,7 @@ class RedisLiveStore:
 
     async def publish(self, channel: str, value: Any) -> None:
         try:
-            await self._redis.publish(self._prefix + channel, json.dumps(value))
+            await self._redis.publish(self._prefix + channel, orjson.dumps(value))
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
 
@@ -130,7 +130,7 @@ class RedisLiveStore:
             while True:
                 message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                 if message is not None and message.get("type") == "message":
-                    yield json.loads(message["data"])
+                    yield orjson.loads(message["data"])
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
         finally:

@@ -62,16 +62,22 @@ class TokenCache:
         self._entries[digest] = (time.monotonic() + self._ttl, principal)
 
 
-async def authenticate(
-    session: AsyncSession, token: str | None, *, admin_token: str | None, cache: TokenCache
-) -> Principal:
+def known_principal(token: str | None, *, admin_token: str | None, cache: TokenCache) -> Principal | None:
+    """The caller if it can be told without the database (the admin, or a recently seen token)."""
     if not token:
         raise Unauthenticated("missing bearer token")
     if admin_token and same_secret(token, admin_token):
         return ADMIN
+    return cache.get(hash_token(token))
+
+
+async def authenticate(
+    session: AsyncSession, token: str | None, *, admin_token: str | None, cache: TokenCache
+) -> Principal:
+    if (known := known_principal(token, admin_token=admin_token, cache=cache)) is not None:
+        return known
+    assert token is not None
     digest = hash_token(token)
-    if (cached := cache.get(digest)) is not None:
-        return cached
     principal = await _lookup(session, role_of(token), digest)
     if principal is None:
         raise Unauthenticated("invalid bearer token")
