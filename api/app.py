@@ -21,6 +21,7 @@ from core.settings import Settings
 from hardware.occupancy_mqtt import MqttOccupancyListener
 from parking.availability import LiveAvailability
 from parking.payments import SandboxProvider
+from parking.search import LotDirectory
 
 log = structlog.get_logger(__name__)
 
@@ -41,12 +42,14 @@ def create_app(settings: Settings | None = None, *, background_tasks: bool = Tru
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
         store = make_live_store(settings.redis_url)
+        directory = LotDirectory(ttl_s=settings.search_cache_ttl_s)
         state = AppState(
             settings=settings,
             engine=engine,
             sessionmaker=make_sessionmaker(engine),
             live_store=store,
-            live=LiveAvailability(store),
+            live=LiveAvailability(store, listener=directory),
+            directory=directory,
             providers={"sandbox": SandboxProvider(settings.payment_sandbox_secret)},
         )
         app.state.beidou = state

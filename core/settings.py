@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     exit_after_payment_min: int = 15
     entrance_window_min: int = 5
     housekeeping_interval_s: float = Field(default=30.0, gt=0)
+    search_cache_ttl_s: float = Field(default=1.0, ge=0, description="staleness allowed in lot search")
     live_probe_interval_s: float = Field(default=1.0, gt=0)
 
     payment_sandbox_secret: str = "sandbox-secret-change-me"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -97,11 +97,19 @@ def _snapshot(
     }
 
 
+class SnapshotListener(Protocol):
+    """A per-process cache that wants to hear of this process's own changes at once."""
+
+    def note(self, lot_id: uuid.UUID, snapshot: dict[str, Any]) -> None: ...
+    def invalidate(self) -> None: ...
+
+
 class LiveAvailability:
     """Keeps the live store's snapshots in step with the database, and reads them back."""
 
-    def __init__(self, store: LiveStore) -> None:
+    def __init__(self, store: LiveStore, listener: SnapshotListener | None = None) -> None:
         self.store = store
+        self.listener = listener
         self.degraded = False
 
     async def refresh(self, db: AsyncSession, lot_ids: Sequence[uuid.UUID], now: datetime) -> None:
@@ -112,6 +120,8 @@ class LiveAvailability:
             if lot is None:
                 continue
             snapshot = await compute(db, lot, now, now)
+            if self.listener is not None:
+                self.listener.note(lot_id, snapshot)
             try:
                 await self.store.set_json(lot_key(lot_id), snapshot)
                 await self.store.publish(lot_channel(lot_id), {"lot_id": str(lot_id), **snapshot})
@@ -128,6 +138,8 @@ class LiveAvailability:
 
     async def bump_directory(self) -> None:
         """Tell every worker's lot directory (search cache) that lot metadata changed."""
+        if self.listener is not None:
+            self.listener.invalidate()
         if self.degraded:
             return
         try:
