@@ -161,23 +161,26 @@ async def _connection(
     out: dict[str, Any],
 ) -> None:
     rng = random.Random(seed_)
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while (now := time.perf_counter()) < stop:
-            writer.write(make(rng))
-            t0 = time.perf_counter()
-            status = int((await reader.readline()).split()[1])
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            if now >= start:
-                out["latencies"].append(time.perf_counter() - t0)
-                out["statuses"][status] += 1
-    finally:
-        writer.close()
+    while time.perf_counter() < stop:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while (now := time.perf_counter()) < stop:
+                writer.write(make(rng))
+                t0 = time.perf_counter()
+                status = int((await reader.readline()).split()[1])
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.partition(b":")
+                    if name.strip().lower() == b"content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                if now >= start:
+                    out["latencies"].append(time.perf_counter() - t0)
+                    out["statuses"][status] += 1
+        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+            out["statuses"]["connection_error"] += 1  # counted, then reconnect
+        finally:
+            writer.close()
 
 
 def _load(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass
@@ -92,6 +93,7 @@ class LotDirectory:
         self.entries: list[LotEntry] = []
         self.snapshots: dict[uuid.UUID, dict[str, Any]] = {}
         self.fresh_until = 0.0
+        self._lock = asyncio.Lock()
 
     def note(self, lot_id: uuid.UUID, snapshot: dict[str, Any]) -> None:
         self.snapshots[lot_id] = snapshot
@@ -102,14 +104,18 @@ class LotDirectory:
     async def sync(self, ctx: Ctx, store: LiveStore) -> None:
         if time.monotonic() < self.fresh_until:
             return
-        values = await store.get_json_many([DIRECTORY_VERSION, *(e.key for e in self.entries)])
-        if values[0] != self.version or self.version is _UNLOADED:
-            await self.reload(ctx, values[0])
-            values = await store.get_json_many([DIRECTORY_VERSION, *(e.key for e in self.entries)])
-        self.snapshots = {e.id: v for e, v in zip(self.entries, values[1:], strict=True) if v is not None}
-        self.fresh_until = time.monotonic() + self.ttl_s
+        async with self._lock:  # one refresh per worker at a time; the others then find it fresh
+            if time.monotonic() < self.fresh_until:
+                return
+            entries = self.entries
+            values = await store.get_json_many([DIRECTORY_VERSION, *(e.key for e in entries)])
+            if values[0] != self.version or self.version is _UNLOADED:
+                entries = await self.reload(ctx, values[0])
+                values = await store.get_json_many([DIRECTORY_VERSION, *(e.key for e in entries)])
+            self.snapshots = {e.id: v for e, v in zip(entries, values[1:], strict=True) if v is not None}
+            self.fresh_until = time.monotonic() + self.ttl_s
 
-    async def reload(self, ctx: Ctx, version: object) -> None:
+    async def reload(self, ctx: Ctx, version: object) -> list[LotEntry]:
         self.entries = [
             LotEntry(
                 id=lot.id,
@@ -125,6 +131,7 @@ class LotDirectory:
             for lot in await repo.lots_of_operator(ctx.db, None)
         ]
         self.version = version
+        return self.entries
 
 
 @lru_cache(maxsize=4096)
