@@ -7,6 +7,7 @@ means the data is durable; then the live availability of the lots it touched is 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -23,8 +24,8 @@ from parking.context import Ctx
 bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, operator, driver or device")
 
 
-async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
-    state = app_state(request)
+@asynccontextmanager
+async def unit_of_work(state: AppState) -> AsyncIterator[Ctx]:
     db = state.sessionmaker()
     try:
         ctx = Ctx(db=db, settings=state.settings)
@@ -52,15 +53,16 @@ async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
             await db.close()
 
 
+async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
+    async with unit_of_work(app_state(request)) as ctx:
+        yield ctx
+
+
 CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]
 
 
-async def get_principal(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+async def resolve_principal(state: AppState, credentials: HTTPAuthorizationCredentials | None) -> Principal:
     """The caller; a known token costs no database round trip (see ``TokenCache``)."""
-    state = app_state(request)
     token = credentials.credentials if credentials else None
     admin_token = state.settings.admin_token
     if (known := known_principal(token, admin_token=admin_token, cache=state.tokens)) is not None:
@@ -72,6 +74,13 @@ async def get_principal(
         if is_connection_error(exc):
             raise Unavailable("the database is unavailable; retry shortly") from exc
         raise
+
+
+BearerDep = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+async def get_principal(request: Request, credentials: BearerDep) -> Principal:
+    return await resolve_principal(app_state(request), credentials)
 
 
 async def get_state(request: Request) -> AppState:
