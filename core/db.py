@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, Table, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import (
@@ -116,6 +118,16 @@ def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     return isinstance(exc, (ConnectionError, OSError, TimeoutError))
+
+
+async def insert_unless_conflict(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``: False when a unique or exclusion constraint refused
+    the row. One round trip, where a savepoint costs three; for the hottest writes."""
+    dialect = session.get_bind().dialect.name
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
+    table = cast(Table, model.__table__)
+    stmt = insert_(table).values(**values).on_conflict_do_nothing().returning(table.c.id)
+    return (await session.execute(stmt)).first() is not None
 
 
 async def try_insert(session: AsyncSession, *rows: object) -> bool:

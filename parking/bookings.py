@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import structlog
 
-from core.db import try_insert
+from core.db import insert_unless_conflict
 from core.errors import Conflict, Invalid, NotFound
 from parking import repository as repo
 from parking.access import Principal, require
@@ -109,20 +109,24 @@ async def _insert(
     idempotency_key: str | None,
 ) -> Booking | None:
     """The new booking, or None when the database refused it (a concurrent booking won)."""
-    booking = Booking(
-        driver_id=driver_id,
-        lot_id=lot.id,
-        space_id=space.id if space else None,
-        plate=plate,
-        start_ts=data.start,
-        end_ts=data.end,
-        status="confirmed",
-        price_fen=price,
-        idempotency_key=idempotency_key,
-        created_at=ctx.now,
-    )
-    if not await try_insert(ctx.db, booking):
+    values = {
+        "id": uuid.uuid4(),
+        "driver_id": driver_id,
+        "lot_id": lot.id,
+        "space_id": space.id if space else None,
+        "plate": plate,
+        "start_ts": data.start,
+        "end_ts": data.end,
+        "status": "confirmed",
+        "price_fen": price,
+        "cancel_fee_fen": 0,
+        "idempotency_key": idempotency_key,
+        "created_at": ctx.now,
+    }
+    # The exclusion constraint (PostgreSQL) or the idempotency key decides: no row, no booking.
+    if not await insert_unless_conflict(ctx.db, Booking, values):
         return None
+    booking = Booking(**values)  # what was stored, for the answer (not attached to the session)
     _touch_if_current(ctx, booking)
     return booking
 
