@@ -11,6 +11,7 @@ import structlog
 from fastapi import FastAPI
 
 from api import background, errors
+from api.fastpath import SearchFastPath
 from api.middleware import RequestContextMiddleware
 from api.routers import admin, bookings, devices, drivers, health, lots, operator, sessions
 from api.state import AppState
@@ -34,7 +35,9 @@ token returned when an operator, driver or device was created. Errors are RFC 94
 """
 
 
-def create_app(settings: Settings | None = None, *, background_tasks: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, background_tasks: bool = True, fast_paths: bool = True
+) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
 
@@ -88,6 +91,8 @@ def create_app(settings: Settings | None = None, *, background_tasks: bool = Tru
         lifespan=lifespan,
     )
     errors.install(app)
+    if fast_paths:  # inside the request context: ids, metrics and access logs still apply
+        app.add_middleware(SearchFastPath)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order
     for module in (lots, devices, bookings, sessions, drivers, operator, admin, health):

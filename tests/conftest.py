@@ -117,8 +117,8 @@ async def make_client(backend: Backend) -> AsyncIterator[Callable[..., Any]]:
     _wipe(backend)
     stack: list[tuple[Any, httpx.AsyncClient]] = []
 
-    async def start(**overrides: Any) -> Client:
-        app = create_app(settings_for(backend, **overrides), background_tasks=False)
+    async def start(*, fast_paths: bool = True, **overrides: Any) -> Client:
+        app = create_app(settings_for(backend, **overrides), background_tasks=False, fast_paths=fast_paths)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
