@@ -19,6 +19,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from api.cli_gnss import gnss_app
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
@@ -33,6 +34,7 @@ privacy_app = typer.Typer(help="Personal-data retention", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(gnss_app, name="gnss")
 console = Console(stderr=True)
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"

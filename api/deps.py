@@ -7,7 +7,7 @@ means the data is durable; then the live availability of the lots it touched is 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,37 +20,13 @@ from core.settings import Settings
 from parking.access import Principal, authenticate, known_principal
 from parking.availability import LiveAvailability
 from parking.context import Ctx
+from parking.unit import unit_of_work as parking_unit_of_work
 
 bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, operator, driver or device")
 
 
-@asynccontextmanager
-async def unit_of_work(state: AppState) -> AsyncIterator[Ctx]:
-    db = state.sessionmaker()
-    try:
-        ctx = Ctx(db=db, settings=state.settings)
-        try:
-            yield ctx
-            if db.in_transaction():
-                await db.commit()
-        except BaseException:
-            if db.in_transaction():
-                await db.rollback()
-            raise
-        if ctx.changed_lots:
-            await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
-            await db.commit()
-        if ctx.lots_changed:
-            await state.live.bump_directory()
-    except Exception as exc:
-        if is_connection_error(exc):
-            raise Unavailable("the database is unavailable; retry shortly") from exc
-        raise
-    finally:
-        # A request served from memory and the live store never touched the database: skip the
-        # (greenlet-hopping) close of a session that holds nothing.
-        if db.in_transaction() or db.sync_session.identity_map:
-            await db.close()
+def unit_of_work(state: AppState) -> AbstractAsyncContextManager[Ctx]:
+    return parking_unit_of_work(state.sessionmaker, state.settings, state.live)
 
 
 async def get_ctx(request: Request) -> AsyncIterator[Ctx]:

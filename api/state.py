@@ -12,6 +12,7 @@ from core.settings import Settings
 from parking.access import TokenCache
 from parking.availability import LiveAvailability
 from parking.payments import PaymentProvider
+from parking.positions import PositionTracker
 from parking.search import LotDirectory
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ class AppState:
     providers: dict[str, PaymentProvider]
     tokens: TokenCache = field(default_factory=TokenCache)
     directory: LotDirectory = field(default_factory=LotDirectory)
+    positions: PositionTracker = field(default_factory=PositionTracker)
     started: bool = False
 
 

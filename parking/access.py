@@ -29,6 +29,8 @@ class Principal:
     lot_id: uuid.UUID | None = None
     operator_id: uuid.UUID | None = None
     device_kind: str | None = None
+    driver_id: uuid.UUID | None = None  # a vehicle receiver's owner
+    plate: str | None = None  # the plate a vehicle receiver is bound to
 
     @property
     def key(self) -> str:
@@ -95,7 +97,16 @@ async def _lookup(session: AsyncSession, role: str | None, digest: str) -> Princ
     if role == "device":
         device = await repo.device_by_token(session, digest)
         if device is None:
-            return None
+            receiver = await repo.receiver_by_token(session, digest)
+            if receiver is None:
+                return None
+            return Principal(
+                "device",
+                receiver.id,
+                device_kind="gnss_receiver",
+                driver_id=receiver.driver_id,
+                plate=receiver.plate,
+            )
         return Principal(
             "device",
             device.id,
@@ -131,5 +142,6 @@ def require_device(principal: Principal, *kinds: str) -> uuid.UUID:
     require(principal, "device")
     if kinds and principal.device_kind not in kinds:
         raise Forbidden(f"this endpoint is for {' or '.join(kinds)} devices")
-    assert principal.lot_id is not None
+    if principal.lot_id is None:  # a vehicle's receiver belongs to a driver, not to a lot
+        raise Forbidden("this device is not bound to a lot")
     return principal.lot_id

@@ -83,7 +83,7 @@ class Lot(Base):
 
 class Space(Base):
     __tablename__ = "spaces"
-    __table_args__ = (UniqueConstraint("lot_id", "code"),)
+    __table_args__ = (UniqueConstraint("lot_id", "code"), Index("ix_spaces_lat_lon", "lat", "lon"))
     id: Mapped[uuid.UUID] = _id()
     lot_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lots.id", ondelete="CASCADE"), index=True)
     code: Mapped[str] = mapped_column(String(64))
@@ -247,3 +247,41 @@ class Flag(Base):
     created_at: Mapped[datetime] = _created()
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     resolution: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class VehicleReceiver(Base):
+    """A GNSS receiver in a driver's vehicle, bound to one of the driver's plates.
+
+    Kept apart from ``devices`` (which belong to an operator's lot): its owner is a driver, and
+    its fixes may confirm that plate's bookings. Its token is a device token (``dv_``).
+    """
+
+    __tablename__ = "vehicle_receivers"
+    id: Mapped[uuid.UUID] = _id()
+    driver_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("drivers.id", ondelete="CASCADE"), index=True)
+    plate: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class TrackPoint(Base):
+    """One stored fix of a receiver, at most one per second (the key enforces the thinning).
+
+    ``receiver_id`` is a device's or a vehicle receiver's id; telemetry is append-only, so no
+    foreign key ties it to either table.
+    """
+
+    __tablename__ = "track_points"
+    receiver_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    height: Mapped[float | None] = mapped_column(Float, nullable=True)
+    quality: Mapped[int] = mapped_column(Integer)
+    satellites: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    hdop: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sigma_h: Mapped[float | None] = mapped_column(Float, nullable=True)  # smoothed, metres (1-sigma)
+    smoothed_lat: Mapped[float] = mapped_column(Float)
+    smoothed_lon: Mapped[float] = mapped_column(Float)
+    speed_m_s: Mapped[float | None] = mapped_column(Float, nullable=True)

@@ -16,13 +16,14 @@ from parking import repository as repo
 from parking.access import Principal, operator_scope, own_lot, require
 from parking.availability import space_states
 from parking.context import Ctx
-from parking.models import Device, Driver, Lot, Operator, Plate, Space
+from parking.models import Device, Driver, Lot, Operator, Plate, Space, VehicleReceiver
 from parking.plates import normalize_plate
 from parking.schemas import (
     Credentials,
     DeviceIn,
     LotIn,
     LotPatch,
+    ReceiverIn,
     SharedWindow,
     SpaceIn,
     SpaceOut,
@@ -230,3 +231,24 @@ def space_out(space: Space, state: str) -> SpaceOut:
         state_source=space.state_source,
         state_ts=space.state_ts,
     )
+
+
+async def create_receiver(ctx: Ctx, principal: Principal, data: ReceiverIn) -> Credentials:
+    """A driver's in-vehicle receiver: a device token bound to one of the driver's plates."""
+    require(principal, "driver")
+    plate = normalize_plate(data.plate)
+    owner = await repo.plate_row(ctx.db, plate)
+    if owner is None or owner.driver_id != principal.id:
+        raise Invalid("the plate must be one of your registered plates", code="plate_not_yours")
+    assert principal.id is not None
+    token, digest = new_token("device")
+    receiver = VehicleReceiver(driver_id=principal.id, plate=plate, name=data.name, token_hash=digest)
+    ctx.db.add(receiver)
+    await ctx.db.flush()
+    return Credentials(id=receiver.id, token=token)
+
+
+async def driver_receivers(ctx: Ctx, principal: Principal) -> Sequence[VehicleReceiver]:
+    require(principal, "driver")
+    assert principal.id is not None
+    return await repo.receivers_of_driver(ctx.db, principal.id)

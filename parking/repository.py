@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from parking.models import (
@@ -22,6 +24,8 @@ from parking.models import (
     Payment,
     Plate,
     Space,
+    TrackPoint,
+    VehicleReceiver,
 )
 
 LIVE_BOOKING = ("confirmed", "checked_in")
@@ -411,3 +415,89 @@ async def flags_of_lots(
 
 async def get_flag(session: AsyncSession, flag_id: uuid.UUID) -> Flag | None:
     return await session.get(Flag, flag_id)
+
+
+# --- GNSS receivers and tracks ------------------------------------------------------------------
+
+
+async def receiver_by_token(session: AsyncSession, digest: str) -> VehicleReceiver | None:
+    return await session.scalar(select(VehicleReceiver).where(VehicleReceiver.token_hash == digest))
+
+
+async def receivers_of_driver(session: AsyncSession, driver_id: uuid.UUID) -> Sequence[VehicleReceiver]:
+    result = await session.scalars(
+        select(VehicleReceiver)
+        .where(VehicleReceiver.driver_id == driver_id)
+        .order_by(VehicleReceiver.created_at)
+    )
+    return result.all()
+
+
+async def get_receiver(session: AsyncSession, receiver_id: uuid.UUID) -> VehicleReceiver | None:
+    return await session.get(VehicleReceiver, receiver_id)
+
+
+async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device | None:
+    return await session.get(Device, device_id)
+
+
+async def add_track_points(session: AsyncSession, rows: list[dict[str, object]]) -> int:
+    """Insert thinned points; a second already stored for the receiver is kept as it was (one
+    point per receiver and second, whoever sends it twice)."""
+    if not rows:
+        return 0
+    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert_(TrackPoint).values(rows).on_conflict_do_nothing().returning(TrackPoint.ts)
+    return len((await session.execute(stmt)).all())
+
+
+async def track_between(
+    session: AsyncSession, receiver_id: uuid.UUID, start: datetime, end: datetime, limit: int
+) -> Sequence[TrackPoint]:
+    result = await session.scalars(
+        select(TrackPoint)
+        .where(TrackPoint.receiver_id == receiver_id, TrackPoint.ts >= start, TrackPoint.ts < end)
+        .order_by(TrackPoint.ts)
+        .limit(limit)
+    )
+    return result.all()
+
+
+async def last_track_point(session: AsyncSession, receiver_id: uuid.UUID) -> TrackPoint | None:
+    return await session.scalar(
+        select(TrackPoint)
+        .where(TrackPoint.receiver_id == receiver_id)
+        .order_by(TrackPoint.ts.desc())
+        .limit(1)
+    )
+
+
+async def spaces_in_box(session: AsyncSession, box: tuple[float, float, float, float]) -> Sequence[Space]:
+    """Spaces with a polygon whose reference point is in the box (any lot): fix-to-space candidates."""
+    min_lat, max_lat, min_lon, max_lon = box
+    result = await session.scalars(
+        select(Space).where(
+            Space.lat.between(min_lat, max_lat),
+            Space.lon.between(min_lon, max_lon),
+            Space.polygon.is_not(None),
+        )
+    )
+    return result.all()
+
+
+async def booking_to_check_in(
+    session: AsyncSession, space_id: uuid.UUID, plate: str, earliest: datetime, latest: datetime
+) -> Booking | None:
+    """A confirmed booking of this plate on this space whose start lies in [earliest, latest]."""
+    return await session.scalar(
+        select(Booking)
+        .where(
+            Booking.space_id == space_id,
+            Booking.plate == plate,
+            Booking.status == "confirmed",
+            Booking.start_ts >= earliest,
+            Booking.start_ts <= latest,
+        )
+        .order_by(Booking.start_ts)
+        .limit(1)
+    )

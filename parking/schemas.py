@@ -97,6 +97,28 @@ class DeviceIn(Strict):
     name: Name
 
 
+class ReceiverIn(Strict):
+    plate: Annotated[str, Field(min_length=1, max_length=32)]
+    name: Name
+
+
+class ReceiverOut(BaseModel):
+    id: uuid.UUID
+    plate: str
+    name: str
+    created_at: datetime
+
+
+class NmeaIngestResult(BaseModel):
+    accepted: int = Field(description="sentences read")
+    rejected: int = Field(description="sentences refused: bad checksum or unreadable")
+    rtcm_frames: int
+    bytes_skipped: int
+    fixes: int = Field(description="position fixes assembled from the sentences")
+    outliers: int = Field(description="fixes the smoother rejected as outliers")
+    stored: int = Field(description="track points stored (at most one per second)")
+
+
 class DeviceOut(BaseModel):
     id: uuid.UUID
     lot_id: uuid.UUID

@@ -1,0 +1,456 @@
+"""NMEA 0183 sentences into typed records.
+
+``pynmea2`` validates the sentence (shape, checksum) and splits it into fields. Our records keep
+those fields and read them on access, in explicit units: degrees, metres, seconds of the UTC day,
+m/s. Reading on access is what pynmea2 does too, and it matters: half of a receiver's sentences are
+GSV/GSA that most consumers only count, so building every number eagerly would cost more than
+the parse itself (see benchmarks/gnss_ingest.py).
+
+Sentence types we do not type (PSTI, THS, RTE...) come out as ``Other`` so they are counted;
+sentences pynmea2 cannot read at all (Unicore's ``$GNGGAH``, ``$SNRSTAT``) are counted by the
+framer under their address, never fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import pynmea2
+
+TALKERS = frozenset({"GP", "GL", "GA", "GB", "BD", "GQ", "GI", "GN"})
+KNOT_M_S = 1852.0 / 3600.0
+
+# GNS mode indicator -> the GGA quality it corresponds to (NMEA 0183 v4.10 table).
+GNS_QUALITY = {"N": 0, "A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6, "M": 7, "S": 8}
+GNS_PREFERENCE = (4, 5, 2, 3, 1, 8, 7, 6)  # RTK fixed beats float beats DGNSS...
+
+
+def _f(text: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _i(text: str) -> int | None:
+    try:
+        return int(text) if text else None
+    except ValueError:
+        return None
+
+
+def _tod(text: str) -> float | None:
+    if len(text) < 6:
+        return None
+    try:
+        return int(text[0:2]) * 3600 + int(text[2:4]) * 60 + float(text[4:])
+    except ValueError:
+        return None
+
+
+def _angle(text: str, hemi: str) -> float | None:
+    """``ddmm.mmmm`` / ``dddmm.mmmm`` with its hemisphere to signed degrees."""
+    dot = text.find(".")
+    if dot < 0:
+        dot = len(text)
+    if dot < 3:
+        return None
+    try:
+        value = int(text[: dot - 2]) + float(text[dot - 2 :]) / 60.0
+    except ValueError:
+        return None
+    return -value if hemi in ("S", "W") else value
+
+
+def _date(ddmmyy: str) -> date | None:
+    if len(ddmmyy) != 6 or not ddmmyy.isdigit():
+        return None
+    year = int(ddmmyy[4:6])
+    try:  # NMEA's two-digit year: receivers of this century
+        return date(2000 + year if year < 80 else 1900 + year, int(ddmmyy[2:4]), int(ddmmyy[0:2]))
+    except ValueError:
+        return None
+
+
+def _get(data: Sequence[str], i: int) -> str:
+    return data[i] if i < len(data) else ""
+
+
+@dataclass(slots=True)
+class Sentence:
+    """A talker sentence's fields as sent (after the address, without the checksum)."""
+
+    talker: str
+    fields: Sequence[str]
+
+    def field(self, i: int) -> str:
+        return _get(self.fields, i)
+
+
+class Gga(Sentence):
+    """Position fix. ``height`` is ellipsoidal (altitude + geoid separation) when both are sent."""
+
+    __slots__ = ()
+
+    @property
+    def tod(self) -> float | None:  # seconds of the UTC day
+        return _tod(self.field(0))
+
+    @property
+    def lat(self) -> float | None:
+        return _angle(self.field(1), self.field(2))
+
+    @property
+    def lon(self) -> float | None:
+        return _angle(self.field(3), self.field(4))
+
+    @property
+    def quality(self) -> int:
+        return _i(self.field(5)) or 0
+
+    @property
+    def satellites(self) -> int | None:
+        return _i(self.field(6))
+
+    @property
+    def hdop(self) -> float | None:
+        return _f(self.field(7))
+
+    @property
+    def altitude_msl(self) -> float | None:
+        return _f(self.field(8))
+
+    @property
+    def geoid_sep(self) -> float | None:
+        return _f(self.field(10))
+
+    @property
+    def age_diff(self) -> float | None:
+        return _f(self.field(12))
+
+    @property
+    def station_id(self) -> str | None:
+        return self.field(13) or None
+
+    @property
+    def height(self) -> float | None:
+        alt = self.altitude_msl
+        return None if alt is None else alt + (self.geoid_sep or 0.0)
+
+
+class Gns(Sentence):
+    __slots__ = ()
+
+    @property
+    def tod(self) -> float | None:
+        return _tod(self.field(0))
+
+    @property
+    def lat(self) -> float | None:
+        return _angle(self.field(1), self.field(2))
+
+    @property
+    def lon(self) -> float | None:
+        return _angle(self.field(3), self.field(4))
+
+    @property
+    def mode(self) -> str:  # one indicator per constellation (GPS, GLONASS, Galileo, BeiDou...)
+        return self.field(5)
+
+    @property
+    def satellites(self) -> int | None:
+        return _i(self.field(6))
+
+    @property
+    def hdop(self) -> float | None:
+        return _f(self.field(7))
+
+    @property
+    def altitude_msl(self) -> float | None:
+        return _f(self.field(8))
+
+    @property
+    def geoid_sep(self) -> float | None:
+        return _f(self.field(9))
+
+    @property
+    def age_diff(self) -> float | None:
+        return _f(self.field(10))
+
+    @property
+    def station_id(self) -> str | None:
+        return self.field(11) or None
+
+    @property
+    def quality(self) -> int:
+        """The best constellation's mode as a GGA quality."""
+        ranked = {GNS_QUALITY.get(c, 0) for c in self.mode}
+        return next((q for q in GNS_PREFERENCE if q in ranked), 0)
+
+    @property
+    def height(self) -> float | None:
+        alt = self.altitude_msl
+        return None if alt is None else alt + (self.geoid_sep or 0.0)
+
+
+class Rmc(Sentence):
+    __slots__ = ()
+
+    @property
+    def tod(self) -> float | None:
+        return _tod(self.field(0))
+
+    @property
+    def valid(self) -> bool:
+        return self.field(1) == "A"
+
+    @property
+    def lat(self) -> float | None:
+        return _angle(self.field(2), self.field(3))
+
+    @property
+    def lon(self) -> float | None:
+        return _angle(self.field(4), self.field(5))
+
+    @property
+    def speed_m_s(self) -> float | None:
+        knots = _f(self.field(6))
+        return None if knots is None else knots * KNOT_M_S
+
+    @property
+    def course_deg(self) -> float | None:
+        return _f(self.field(7))
+
+    @property
+    def day(self) -> date | None:
+        return _date(self.field(8))
+
+    @property
+    def mode(self) -> str | None:
+        return self.field(11) or None
+
+
+class Gsa(Sentence):
+    __slots__ = ()
+
+    @property
+    def fix_type(self) -> int | None:  # 1 none, 2 2D, 3 3D
+        return _i(self.field(1))
+
+    @property
+    def prns(self) -> tuple[int, ...]:
+        return tuple(p for p in (_i(x) for x in self.fields[2:14]) if p is not None)
+
+    @property
+    def pdop(self) -> float | None:
+        return _f(self.field(14))
+
+    @property
+    def hdop(self) -> float | None:
+        return _f(self.field(15))
+
+    @property
+    def vdop(self) -> float | None:
+        return _f(self.field(16))
+
+    @property
+    def system_id(self) -> int | None:  # NMEA 4.10: 1 GPS, 2 GLONASS, 3 Galileo, 4 BeiDou, 5 QZSS
+        return _i(self.field(17))
+
+
+@dataclass(frozen=True, slots=True)
+class SatInView:
+    prn: int
+    elevation: int | None
+    azimuth: int | None
+    snr: int | None
+
+
+class Gsv(Sentence):
+    __slots__ = ()
+
+    @property
+    def messages(self) -> int:
+        return _i(self.field(0)) or 0
+
+    @property
+    def number(self) -> int:
+        return _i(self.field(1)) or 0
+
+    @property
+    def in_view(self) -> int:
+        return _i(self.field(2)) or 0
+
+    @property
+    def signal_id(self) -> str | None:
+        """NMEA 4.10 appends the signal id: an odd field after the groups of four."""
+        body = self.fields[3:]
+        return (body[-1] or None) if len(body) % 4 == 1 else None
+
+    @property
+    def satellites(self) -> tuple[SatInView, ...]:
+        body = self.fields[3:]
+        sats = []
+        for k in range(0, len(body) - len(body) % 4, 4):
+            prn = _i(body[k])
+            if prn is not None:
+                sats.append(SatInView(prn, _i(body[k + 1]), _i(body[k + 2]), _i(body[k + 3])))
+        return tuple(sats)
+
+
+class Gst(Sentence):
+    """Pseudorange error statistics: 1-sigma errors in metres, the receiver's own estimate."""
+
+    __slots__ = ()
+
+    @property
+    def tod(self) -> float | None:
+        return _tod(self.field(0))
+
+    @property
+    def rms(self) -> float | None:
+        return _f(self.field(1))
+
+    @property
+    def sigma_major(self) -> float | None:
+        return _f(self.field(2))
+
+    @property
+    def sigma_minor(self) -> float | None:
+        return _f(self.field(3))
+
+    @property
+    def orientation_deg(self) -> float | None:
+        return _f(self.field(4))
+
+    @property
+    def sigma_lat(self) -> float | None:
+        return _f(self.field(5))
+
+    @property
+    def sigma_lon(self) -> float | None:
+        return _f(self.field(6))
+
+    @property
+    def sigma_height(self) -> float | None:
+        return _f(self.field(7))
+
+
+class Vtg(Sentence):
+    __slots__ = ()
+
+    @property
+    def course_true(self) -> float | None:
+        return _f(self.field(0))
+
+    @property
+    def course_magnetic(self) -> float | None:
+        return _f(self.field(2))
+
+    @property
+    def speed_m_s(self) -> float | None:
+        kmh = _f(self.field(6))
+        if kmh is not None:
+            return kmh / 3.6
+        knots = _f(self.field(4))
+        return None if knots is None else knots * KNOT_M_S
+
+    @property
+    def mode(self) -> str | None:
+        return self.field(8) or None
+
+
+class Zda(Sentence):
+    __slots__ = ()
+
+    @property
+    def tod(self) -> float | None:
+        return _tod(self.field(0))
+
+    @property
+    def day(self) -> date | None:
+        dd, mm, yyyy = _i(self.field(1)), _i(self.field(2)), _i(self.field(3))
+        if not (dd and mm and yyyy):
+            return None
+        try:
+            return date(yyyy, mm, dd)
+        except ValueError:
+            return None
+
+
+class Gll(Sentence):
+    __slots__ = ()
+
+    @property
+    def lat(self) -> float | None:
+        return _angle(self.field(0), self.field(1))
+
+    @property
+    def lon(self) -> float | None:
+        return _angle(self.field(2), self.field(3))
+
+    @property
+    def tod(self) -> float | None:
+        return _tod(self.field(4))
+
+    @property
+    def valid(self) -> bool:
+        return self.field(5) == "A"
+
+    @property
+    def mode(self) -> str | None:
+        return self.field(6) or None
+
+
+@dataclass(slots=True)
+class Other:
+    """A sentence pynmea2 reads but we do not type (proprietary ones included)."""
+
+    address: str
+    fields: Sequence[str]
+
+
+NmeaRecord = Gga | Gns | Rmc | Gsa | Gsv | Gst | Vtg | Zda | Gll | Other
+
+TYPED: dict[str, type[Sentence]] = {
+    "GGA": Gga,
+    "GNS": Gns,
+    "RMC": Rmc,
+    "GSA": Gsa,
+    "GSV": Gsv,
+    "GST": Gst,
+    "VTG": Vtg,
+    "ZDA": Zda,
+    "GLL": Gll,
+}
+# pynmea2's sentence class -> ours: one dict lookup per sentence
+BY_CLASS: dict[type, type[Sentence]] = {
+    pynmea2.TalkerSentence.sentence_types[name]: ours for name, ours in TYPED.items()
+}
+
+
+def address_of(line: str) -> str:
+    """The sentence's address field (``GNGGA``, ``PSTI``...): how counts are keyed."""
+    end = len(line)
+    for sep in (",", "*"):
+        k = line.find(sep, 1)
+        if 0 < k < end:
+            end = k
+    return line[1:end]
+
+
+def record_of(msg: Any, line: str) -> NmeaRecord:
+    """pynmea2's parse of ``line`` to our record."""
+    cls = BY_CLASS.get(type(msg))
+    if cls is not None and msg.talker in TALKERS:
+        return cls(msg.talker, msg.data)  # type: ignore[return-value]
+    return Other(address_of(line), msg.data)
+
+
+def parse_sentence(line: str) -> NmeaRecord:
+    """One sentence (``$`` to checksum, no line end) to a record; raises ``ValueError`` when pynmea2
+    cannot read it or its checksum is wrong (``pynmea2.ChecksumError`` is a ValueError)."""
+    return record_of(pynmea2.parse(line), line)

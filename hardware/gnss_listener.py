@@ -1,0 +1,145 @@
+"""TCP listener for receivers that can only open a socket (``beidou gnss listen --port``).
+
+Protocol: the first line is the device token (``gnss_receiver``); the listener answers ``OK`` or
+``ERROR <reason>`` and closes. Then raw receiver output - NMEA, RTCM 3, UBX, noise - flows as it
+comes. Fixes are committed in batches (every ``batch_s`` or when the connection ends); a batch
+already committed is never lost, and a resend after a reconnect stores nothing twice (one point
+per receiver and second; occupancy evidence keyed by its stay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.errors import DomainError
+from core.live import LiveStore
+from core.settings import Settings
+from gnss.fixes import FixAssembler, PositionFix
+from gnss.framer import StreamFramer
+from parking.access import TokenCache, authenticate
+from parking.availability import LiveAvailability
+from parking.positions import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
+from parking.unit import unit_of_work
+
+log = structlog.get_logger(__name__)
+
+MAX_TOKEN_LINE = 512
+
+
+@dataclass
+class ListenerStats:
+    connections: int = 0
+    refused: int = 0
+    bytes_in: int = 0
+    fixes: int = 0
+    stored: int = 0
+
+
+class ReceiverListener:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: Settings,
+        store: LiveStore,
+        *,
+        batch_s: float = 1.0,
+        idle_timeout_s: float = 120.0,
+        login_timeout_s: float = 10.0,
+    ) -> None:
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.store = store
+        self.live = LiveAvailability(store)
+        self.tracker = PositionTracker()
+        self.tokens = TokenCache()
+        self.batch_s = batch_s
+        self.idle_timeout_s = idle_timeout_s
+        self.login_timeout_s = login_timeout_s
+        self.stats = ListenerStats()
+        self._lock = asyncio.Lock()  # one receiver's batch at a time through the shared tracker
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self.handle, host, port, limit=MAX_TOKEN_LINE * 2)
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        try:
+            receiver = await self._login(reader, writer)
+            if receiver is None:
+                return
+            self.stats.connections += 1
+            log.info("gnss_receiver_connected", receiver=str(receiver.id), peer=str(peer))
+            await self._stream(receiver, reader)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+
+    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Receiver | None:
+        try:
+            line = await asyncio.wait_for(reader.readuntil(b"\n"), self.login_timeout_s)
+        except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
+            await self._refuse(writer, "the first line must be the device token")
+            return None
+        token = line.strip().decode("ascii", "replace")
+        try:
+            async with self.sessionmaker() as db:
+                principal = await authenticate(
+                    db, token, admin_token=self.settings.admin_token, cache=self.tokens
+                )
+            receiver = receiver_of(principal)
+        except DomainError as exc:
+            await self._refuse(writer, exc.detail)
+            return None
+        writer.write(b"OK\r\n")
+        await writer.drain()
+        return receiver
+
+    async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
+        self.stats.refused += 1
+        writer.write(f"ERROR {reason}\r\n".encode())
+        with contextlib.suppress(ConnectionError):
+            await writer.drain()
+
+    async def _stream(self, receiver: Receiver, reader: asyncio.StreamReader) -> None:
+        framer, assembler = StreamFramer(), FixAssembler()
+        pending: list[PositionFix] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.batch_s
+        while True:
+            timeout = max(0.0, min(self.idle_timeout_s, deadline - loop.time()))
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), timeout)
+            except TimeoutError:
+                chunk = None
+                if loop.time() < deadline:  # idle for idle_timeout_s
+                    break
+            if chunk == b"":
+                break
+            if chunk:
+                self.stats.bytes_in += len(chunk)
+                for record in framer.feed(chunk):
+                    pending += assembler.push(record)
+            if loop.time() >= deadline:
+                await self._commit(receiver, pending)
+                pending = []
+                deadline = loop.time() + self.batch_s
+        for record in framer.flush():
+            pending += assembler.push(record)
+        await self._commit(receiver, pending + assembler.flush())
+
+    async def _commit(self, receiver: Receiver, fixes: list[PositionFix]) -> None:
+        if not fixes:
+            return
+        result = IngestResult()
+        async with self._lock, unit_of_work(self.sessionmaker, self.settings, self.live) as ctx:
+            await ingest_fixes(ctx, receiver, fixes, self.tracker, self.store, result)
+        self.stats.fixes += result.fixes
+        self.stats.stored += result.stored
