@@ -42,6 +42,7 @@ lint: $(STAMP)
 ## Benchmarks (not part of `make test`): drive a real server and print figures.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/parking_api.py
+	$(BIN)/python benchmarks/gnss_ingest.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

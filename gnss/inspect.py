@@ -10,6 +10,9 @@ from typing import Any
 from gnss.fixes import FixAssembler, PositionFix
 from gnss.framer import StreamFramer
 from gnss.nmea import Gga, Gns
+from gnss.rtcm.decode import decode
+from gnss.rtcm.framing import RtcmFrame
+from gnss.rtcm.msm import MsmEpoch
 
 CHUNK = 64 * 1024
 
@@ -20,10 +23,16 @@ def inspect_chunks(chunks: Iterable[bytes]) -> dict[str, Any]:
     gga: Counter[str] = Counter()
     gns: Counter[str] = Counter()
     fixes: list[PositionFix] = []
+    epochs: dict[str, list[float]] = {}  # MSM epoch times per system, in its own time scale
 
     def take(records: list[Any]) -> None:
         for record in records:
-            if isinstance(record, Gga):
+            if isinstance(record, RtcmFrame):
+                msm = decode(record) if 1071 <= record.msg_type <= 1137 else None
+                if isinstance(msm, MsmEpoch):
+                    span = epochs.setdefault(msm.system, [msm.epoch_s, msm.epoch_s])
+                    span[0], span[1] = min(span[0], msm.epoch_s), max(span[1], msm.epoch_s)
+            elif isinstance(record, Gga):
                 gga[str(record.quality)] += 1
             elif isinstance(record, Gns):
                 gns[str(record.quality)] += 1
@@ -48,6 +57,10 @@ def inspect_chunks(chunks: Iterable[bytes]) -> dict[str, Any]:
         "fix_quality": dict(sorted((gga or gns).items())),
         "fixes": len(fixes),
         "time_span": _span(fixes),
+        # seconds of week (of day for GLONASS, Moscow time) in each system's own time scale
+        "msm_epochs": {
+            sys: {"first_s": a, "last_s": b, "seconds": b - a} for sys, (a, b) in sorted(epochs.items())
+        },
     }
 
 

@@ -30,11 +30,15 @@ class AgentStats:
     connects: int = 0
 
 
-async def serial_source(device: str, baud: int) -> AsyncIterator[bytes]:
-    """A serial receiver (pyserial); reads run in a thread so the loop stays free."""
+async def serial_source(device: str, baud: int, opened: asyncio.Event | None = None) -> AsyncIterator[bytes]:
+    """A serial receiver (pyserial); reads run in a thread so the loop stays free. ``device`` is a
+    port (``/dev/ttyUSB0``, ``COM3``) or a pyserial URL (``rfc2217://host:port``)."""
     import serial  # the agent's only hardware dependency, imported where it is needed
 
-    port = serial.Serial(device, baudrate=baud, timeout=0.2)
+    port = serial.serial_for_url(device, baudrate=baud, timeout=0.2)  # opening flushes its input
+    log.info("receiver_port_open", device=device, baud=baud)
+    if opened is not None:
+        opened.set()
     try:
         while True:
             data = await asyncio.to_thread(port.read, 4096)

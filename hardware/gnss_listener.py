@@ -34,6 +34,7 @@ MAX_TOKEN_LINE = 512
 @dataclass
 class ListenerStats:
     connections: int = 0
+    finished: int = 0  # connections whose last batch is committed
     refused: int = 0
     bytes_in: int = 0
     fixes: int = 0
@@ -75,6 +76,7 @@ class ReceiverListener:
             self.stats.connections += 1
             log.info("gnss_receiver_connected", receiver=str(receiver.id), peer=str(peer))
             await self._stream(receiver, reader)
+            self.stats.finished += 1
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:

@@ -82,6 +82,11 @@ def test_counts_of_known_captures_match_their_provenance_notes() -> None:
     assert unicore["nmea_unparsed"]["GNGGAH"] >= 1
     qzs = inspect_file(str(DATA / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"))
     assert qzs["rtcm"]["1127"] == 180 and qzs["rtcm"]["1005"] == 54 and sum(qzs["rtcm"].values()) == 769
+    # "2022-12-13 01:09 UTC, 1 min": a Tuesday, so GPS time of week 2 days + 01:09 (+18 s leap)
+    gps, bds = qzs["msm_epochs"]["G"], qzs["msm_epochs"]["C"]
+    assert 2 * 86_400 + 3_600 + 9 * 60 + 18 <= gps["first_s"] < 2 * 86_400 + 3_600 + 11 * 60 + 18
+    assert 55 <= gps["seconds"] <= 60
+    assert bds["last_s"] == gps["last_s"] - 14  # BDT = GPST - 14 s
     mixed = inspect_file(str(DATA / "rtcm3" / "pyrtcm_pygpsdata-MIXED-RTCM3.log"))
     assert mixed["ubx_frames"] >= 1 and sum(mixed["rtcm"].values()) == 7 and mixed["bytes_skipped"] == 0
 
