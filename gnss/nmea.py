@@ -90,8 +90,9 @@ class Sentence:
         return _get(self.fields, i)
 
 
-class Gga(Sentence):
-    """Position fix. ``height`` is ellipsoidal (altitude + geoid separation) when both are sent."""
+class _Fix(Sentence):
+    """What GGA and GNS share: time, position (fields 0-4) and the height they both make from
+    altitude and geoid separation."""
 
     __slots__ = ()
 
@@ -106,6 +107,26 @@ class Gga(Sentence):
     @property
     def lon(self) -> float | None:
         return _angle(self.field(3), self.field(4))
+
+    @property
+    def altitude_msl(self) -> float | None:
+        raise NotImplementedError
+
+    @property
+    def geoid_sep(self) -> float | None:
+        raise NotImplementedError
+
+    @property
+    def height(self) -> float | None:
+        """Ellipsoidal height: altitude above mean sea level + geoid separation."""
+        alt = self.altitude_msl
+        return None if alt is None else alt + (self.geoid_sep or 0.0)
+
+
+class Gga(_Fix):
+    """Position fix with the GGA quality indicator (0-8)."""
+
+    __slots__ = ()
 
     @property
     def quality(self) -> int:
@@ -135,26 +156,11 @@ class Gga(Sentence):
     def station_id(self) -> str | None:
         return self.field(13) or None
 
-    @property
-    def height(self) -> float | None:
-        alt = self.altitude_msl
-        return None if alt is None else alt + (self.geoid_sep or 0.0)
 
+class Gns(_Fix):
+    """Position fix with a mode indicator per constellation."""
 
-class Gns(Sentence):
     __slots__ = ()
-
-    @property
-    def tod(self) -> float | None:
-        return _tod(self.field(0))
-
-    @property
-    def lat(self) -> float | None:
-        return _angle(self.field(1), self.field(2))
-
-    @property
-    def lon(self) -> float | None:
-        return _angle(self.field(3), self.field(4))
 
     @property
     def mode(self) -> str:  # one indicator per constellation (GPS, GLONASS, Galileo, BeiDou...)
@@ -189,11 +195,6 @@ class Gns(Sentence):
         """The best constellation's mode as a GGA quality."""
         ranked = {GNS_QUALITY.get(c, 0) for c in self.mode}
         return next((q for q in GNS_PREFERENCE if q in ranked), 0)
-
-    @property
-    def height(self) -> float | None:
-        alt = self.altitude_msl
-        return None if alt is None else alt + (self.geoid_sep or 0.0)
 
 
 class Rmc(Sentence):
