@@ -20,6 +20,7 @@ import uvicorn
 from rich.console import Console
 
 from api.cli_gnss import gnss_app
+from api.cli_ntrip import ntrip_app
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
@@ -35,6 +36,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(demo_app, name="demo")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(gnss_app, name="gnss")
+app.add_typer(ntrip_app, name="ntrip")
 console = Console(stderr=True)
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"

@@ -40,3 +40,27 @@ def same_secret(given: str, expected: str) -> bool:
 def hmac_sha256_hex(key: str | bytes, message: bytes) -> str:
     key_bytes = key.encode() if isinstance(key, str) else key
     return hmac.new(key_bytes, message, hashlib.sha256).hexdigest()
+
+
+# Passwords people choose (NTRIP source and rover passwords) get a slow, salted hash; tokens we
+# generate are long random strings, for which a plain digest is enough.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        calc = hashlib.scrypt(
+            password.encode(), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(calc.hex(), digest)

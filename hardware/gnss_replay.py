@@ -1,8 +1,9 @@
 """Replaying a capture at its recorded pace: the receiver simulator of the tests and the demo.
 
-The pace comes from the capture itself: each NMEA epoch's time of day (GGA/RMC/GNS/ZDA...) marks
-the byte offset where that epoch starts; bytes between two marks are sent together, after waiting
-the recorded interval (divided by ``speed``). A capture with no NMEA times is sent at a steady
+The pace comes from the capture itself: each epoch's time - an NMEA time of day (GGA/RMC/GNS/ZDA...)
+or, in an RTCM-only capture, the MSM epoch time of the first MSM type seen - marks the byte offset
+where that epoch starts; bytes between two marks are sent together, after waiting
+the recorded interval (divided by ``speed``). A capture with neither is sent at a steady
 ``fallback_rate`` bytes per second.
 """
 
@@ -12,6 +13,9 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gnss.framer import StreamFramer
+from gnss.rtcm.decode import decode
+from gnss.rtcm.framing import RtcmFrame
+from gnss.rtcm.msm import MsmEpoch
 
 STEP = 64  # bytes fed at a time while finding marks: an epoch boundary is placed within this
 
@@ -22,21 +26,37 @@ def pace_marks(data: bytes) -> list[tuple[int, float]]:
     marks: list[tuple[int, float]] = []
     first: float | None = None
     last: float | None = None
+    # what paces: NMEA times of day (0), or one MSM message type's epochs - whichever comes first
+    clock_type: int | None = None
     for start in range(0, len(data) + STEP, STEP):
         before = framer.consumed
         records = framer.feed(data[start : start + STEP]) if start < len(data) else framer.flush()
         for record in records:
-            tod = getattr(record, "tod", None)
+            tod = _epoch_time(record, clock_type)
+            if tod is not None and clock_type is None:
+                clock_type = record.msg_type if isinstance(record, RtcmFrame) else 0
             if tod is None or tod == last:
                 continue
             if first is None:
                 first = tod
-            elapsed = (tod - first) % 86_400.0  # a capture across midnight keeps counting
+            elapsed = (tod - first) % (604_800.0 if clock_type else 86_400.0)  # across midnight/week
             if last is not None and elapsed < marks[-1][1]:
                 continue  # a stray older time: no going back
             last = tod
             marks.append((before, elapsed))
     return marks
+
+
+def _epoch_time(record: object, clock_type: int | None) -> float | None:
+    if isinstance(record, RtcmFrame):
+        if clock_type == 0:
+            return None
+        if not 1071 <= record.msg_type <= 1137 or clock_type not in (None, record.msg_type):
+            return None
+        msm = decode(record)
+        return float(msm.epoch_s) if isinstance(msm, MsmEpoch) else None
+    tod = getattr(record, "tod", None) if clock_type in (None, 0) else None
+    return float(tod) if tod is not None else None
 
 
 async def paced_chunks(

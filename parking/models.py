@@ -285,3 +285,31 @@ class TrackPoint(Base):
     smoothed_lat: Mapped[float] = mapped_column(Float)
     smoothed_lon: Mapped[float] = mapped_column(Float)
     speed_m_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class NtripMount(Base):
+    """A caster mountpoint and the password its base station pushes with (hashed)."""
+
+    __tablename__ = "ntrip_mounts"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    identifier: Mapped[str] = mapped_column(String(200), default="")
+    source_password_hash: Mapped[str] = mapped_column(String(200))
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = _created()
+
+
+class NtripUser(Base):
+    """A rover account; ``mounts`` limits it to some mountpoints (None: all of them)."""
+
+    __tablename__ = "ntrip_users"
+    id: Mapped[uuid.UUID] = _id()
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    mounts: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    operator_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    created_at: Mapped[datetime] = _created()

@@ -20,25 +20,14 @@ import redis
 import uvicorn
 from sqlalchemy import create_engine, text
 
+import parking.models  # noqa: F401  (registers every table for the wipe)
 from api.app import create_app
 from core import migrate
+from core.db import Base
 from core.settings import Settings
 from tests.support import ADMIN_TOKEN, IN_CI, PG_URL, REDIS_URL, Client
 
-TABLES = [
-    "flags",
-    "payments",
-    "bookings",
-    "occupancy_events",
-    "anpr_events",
-    "parking_sessions",
-    "devices",
-    "spaces",
-    "lots",
-    "plates",
-    "drivers",
-    "operators",
-]  # children first
+TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]  # children first
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""NTRIP caster: protocol, live mount descriptions, sourcetable, fan-out."""

@@ -1,0 +1,345 @@
+"""The NTRIP caster: base stations push RTCM 3 to mountpoints, rovers pull them (asyncio).
+
+What a relay must guarantee, and how:
+
+- **Exactly the bytes received, whole frames only.** A source's bytes go through the RTCM framer;
+  each CRC-checked frame is relayed as it arrived. A client that joins mid-stream gets the next
+  frame, never half of one; noise between frames is not relayed.
+- **A slow client never delays the others.** Frames are written to a client's transport while its
+  buffer is small; beyond that they wait in a bounded per-client queue whose oldest frames are
+  dropped (and counted) when it is full; a client whose queue stays full for ``lag_timeout_s`` is
+  disconnected. Fan-out never awaits a client.
+- **A silent source is dropped** after ``source_timeout_s`` and its mount shows offline.
+- Accounts (mount source passwords, users) are asked of an ``Accounts`` object on every
+  connection, so changes apply without a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import structlog
+
+from gnss.nmea import Gga, parse_sentence
+from gnss.ntrip.mounts import StreamStats
+from gnss.ntrip.protocol import (
+    MAX_HEAD,
+    BadRequest,
+    ChunkDecoder,
+    Request,
+    chunk,
+    parse_head,
+    response,
+    stream_head,
+)
+from gnss.ntrip.sourcetable import MountInfo, sourcetable
+from gnss.rtcm.framing import RtcmFramer
+
+log = structlog.get_logger(__name__)
+
+HIGH_WATER = 64 * 1024  # bytes in a client's transport buffer before frames queue instead
+QUEUE_FRAMES = 256  # per-client backlog; the oldest frames go first when it is full
+
+
+def gga_position(line: bytes) -> tuple[float, float] | None:
+    """The lat/lon of a GGA sentence (with or without checksum), or None."""
+    text = line.strip().decode("ascii", "replace")
+    if not text.startswith("$") or text[3:6] != "GGA":
+        return None
+    try:
+        gga = parse_sentence(text)
+    except ValueError:
+        return None
+    if isinstance(gga, Gga) and gga.lat is not None and gga.lon is not None:
+        return gga.lat, gga.lon
+    return None
+
+
+class Accounts(Protocol):
+    """Who may push and pull which mount (backed by the platform database in production)."""
+
+    async def source_allowed(self, mount: str, user: str | None, password: str | None) -> bool: ...
+    async def client_allowed(self, mount: str, user: str | None, password: str | None) -> bool: ...
+    async def mounts(self) -> list[MountInfo]: ...
+
+
+@dataclass(eq=False)
+class Client:
+    writer: asyncio.StreamWriter
+    version: int
+    mount: str
+    user: str | None
+    backlog: deque[bytes] = field(default_factory=deque)
+    dropped: int = 0
+    full_since: float | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    closed: bool = False
+    position: tuple[float, float] | None = None  # the rover's lat/lon from its latest GGA
+
+    def frame_bytes(self, raw: bytes) -> bytes:
+        return chunk(raw) if self.version == 2 else raw
+
+
+@dataclass
+class Mount:
+    name: str
+    stats: StreamStats = field(default_factory=StreamStats)
+    source: asyncio.StreamWriter | None = None
+    clients: set[Client] = field(default_factory=set)
+
+    @property
+    def online(self) -> bool:
+        return self.source is not None
+
+
+class Caster:
+    def __init__(
+        self,
+        accounts: Accounts,
+        *,
+        source_timeout_s: float = 10.0,
+        lag_timeout_s: float = 10.0,
+        head_timeout_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.accounts = accounts
+        self.source_timeout_s = source_timeout_s
+        self.lag_timeout_s = lag_timeout_s
+        self.head_timeout_s = head_timeout_s
+        self.clock = clock
+        self.mounts: dict[str, Mount] = {}
+        self.bad_requests = 0
+
+    async def serve(self, host: str, port: int) -> asyncio.Server:
+        return await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD * 2, backlog=4096)
+
+    async def close(self) -> None:
+        """Cut every source and client so their handlers end before the server goes away."""
+        for mount in self.mounts.values():
+            for client in list(mount.clients):
+                client.closed = True
+                client.wake.set()
+                client.writer.transport.abort()
+            if mount.source is not None:
+                mount.source.transport.abort()
+        await asyncio.sleep(0)
+
+    def mount(self, name: str) -> Mount:
+        if name not in self.mounts:
+            self.mounts[name] = Mount(name)
+        return self.mounts[name]
+
+    # --- connections ----------------------------------------------------------------------------
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.head_timeout_s)
+                request = parse_head(head[:-4])
+            except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError, BadRequest) as exc:
+                self.bad_requests += 1
+                log.info("ntrip_bad_request", error=type(exc).__name__)
+                if not isinstance(exc, asyncio.IncompleteReadError):
+                    writer.write(response(1, "400 Bad Request"))
+                return
+            if request.method in ("SOURCE", "POST"):
+                await self._source(request, reader, writer)
+            elif request.mount == "":
+                await self._send_sourcetable(request, writer)
+            else:
+                await self._client(request, reader, writer)
+        except (ConnectionError, TimeoutError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+                await writer.wait_closed()
+
+    async def _send_sourcetable(self, request: Request, writer: asyncio.StreamWriter) -> None:
+        body = sourcetable(await self._described())
+        if request.version == 2:
+            writer.write(response(2, "200 OK", {"Content-Type": "gnss/sourcetable"}, body))
+        else:
+            writer.write(
+                b"SOURCETABLE 200 OK\r\nServer: NTRIP beidou-mobility/1.0\r\nContent-Type: text/plain\r\n"
+                + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                + body
+            )
+        await writer.drain()
+
+    async def _described(self) -> list[tuple[MountInfo, Mount | None]]:
+        return [(info, self.mounts.get(info.name)) for info in await self.accounts.mounts()]
+
+    async def _source(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        v = request.version
+        if not await self.accounts.source_allowed(request.mount, request.user, request.password):
+            if v == 1:
+                writer.write(b"ERROR - Bad Password\r\n")
+            else:
+                writer.write(
+                    response(2, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
+                )
+            return
+        mount = self.mount(request.mount)
+        if mount.source is not None:
+            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            return
+        mount.source = writer
+        mount.stats.connected_at = self.clock()
+        writer.write(
+            b"ICY 200 OK\r\n\r\n" if v == 1 else b"HTTP/1.1 200 OK\r\nNtrip-Version: Ntrip/2.0\r\n\r\n"
+        )
+        await writer.drain()
+        log.info("ntrip_source_up", mount=mount.name, version=v)
+        framer = RtcmFramer()
+        chunks = ChunkDecoder() if request.chunked else None
+        try:
+            while True:
+                data = await asyncio.wait_for(reader.read(65536), self.source_timeout_s)
+                if not data:
+                    break
+                if chunks is not None:
+                    data = chunks.feed(data)
+                self.ingest(mount, framer, data)
+                if chunks is not None and chunks.done:
+                    break
+        except TimeoutError:
+            log.warning("ntrip_source_silent", mount=mount.name, timeout_s=self.source_timeout_s)
+        except BadRequest:
+            log.warning("ntrip_source_bad_chunking", mount=mount.name)
+        finally:
+            mount.source = None
+            log.info("ntrip_source_down", mount=mount.name)
+
+    async def _client(
+        self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        v = request.version
+        names = {info.name for info in await self.accounts.mounts()}
+        if request.mount not in names:
+            if v == 1:  # NTRIP 1.0: an unknown mount answers with the sourcetable
+                await self._send_sourcetable(request, writer)
+            else:
+                writer.write(response(2, "404 Not Found"))
+            return
+        if not await self.accounts.client_allowed(request.mount, request.user, request.password):
+            writer.write(
+                response(v, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
+            )
+            return
+        mount = self.mount(request.mount)
+        client = Client(writer, v, mount.name, request.user)
+        client.position = gga_position(request.headers.get("ntrip-gga", "").encode())
+        writer.write(stream_head(v))
+        mount.clients.add(client)
+        log.info("ntrip_client_up", mount=mount.name, user=request.user, version=v)
+        try:
+            await asyncio.gather(self._drain(client), self._read_client(client, reader))
+        finally:
+            client.closed = True
+            mount.clients.discard(client)
+
+    async def _read_client(self, client: Client, reader: asyncio.StreamReader) -> None:
+        """Whatever a client sends after its request: GGA lines (NTRIP 1.0 in-band); the end of
+        it ends the client."""
+        while not client.closed:
+            try:
+                line = await reader.readuntil(b"\n")
+            except asyncio.LimitOverrunError:
+                await reader.read(MAX_HEAD)  # not a sentence: discard, keep the stream
+                continue
+            except asyncio.IncompleteReadError:
+                client.closed = True
+                client.wake.set()
+                return
+            position = gga_position(line)
+            if position is not None:
+                client.position = position
+
+    # --- fan-out --------------------------------------------------------------------------------
+
+    def ingest(self, mount: Mount, framer: RtcmFramer, data: bytes) -> None:
+        """A source's bytes (pushed, or pulled from an upstream caster): whole frames go out."""
+        for frame in framer.feed(data):
+            mount.stats.observe(frame, self.clock())
+            self._fan_out(mount, frame.raw)
+
+    def _fan_out(self, mount: Mount, raw: bytes) -> None:
+        now = self.clock()
+        for client in list(mount.clients):
+            if client.closed:
+                continue
+            data = client.frame_bytes(raw)
+            transport = client.writer.transport
+            if not client.backlog and transport.get_write_buffer_size() < HIGH_WATER:
+                transport.write(data)
+                mount.stats.bytes_out += len(data)
+                client.full_since = None
+                continue
+            if len(client.backlog) >= QUEUE_FRAMES:
+                client.backlog.popleft()
+                client.dropped += 1
+                mount.stats.frames_dropped += 1
+                if client.full_since is None:
+                    client.full_since = now
+                elif now - client.full_since > self.lag_timeout_s:
+                    self._disconnect(mount, client, "lagging")
+                    continue
+            client.backlog.append(data)
+            client.wake.set()
+
+    def _disconnect(self, mount: Mount, client: Client, reason: str) -> None:
+        client.closed = True
+        mount.clients.discard(client)
+        mount.stats.clients_dropped += 1
+        client.wake.set()
+        client.writer.transport.abort()
+        log.info(
+            "ntrip_client_dropped", mount=mount.name, user=client.user, reason=reason, dropped=client.dropped
+        )
+
+    async def _drain(self, client: Client) -> None:
+        """Move a client's backlog into its transport as fast as the client reads."""
+        mount = self.mounts[client.mount]
+        while not client.closed:
+            await client.wake.wait()
+            client.wake.clear()
+            while client.backlog and not client.closed:
+                data = client.backlog.popleft()
+                client.writer.write(data)
+                mount.stats.bytes_out += len(data)
+                await client.writer.drain()
+            client.full_since = None
+
+    # --- observability --------------------------------------------------------------------------
+
+    def snapshot(self) -> list[dict[str, object]]:
+        now = self.clock()
+        out = []
+        for name, m in sorted(self.mounts.items()):
+            s = m.stats
+            out.append(
+                {
+                    "mount": name,
+                    "online": m.online,
+                    "clients": len(m.clients),
+                    "bytes_in": s.bytes_in,
+                    "bytes_out": s.bytes_out,
+                    "frames": s.frames,
+                    "frames_dropped": s.frames_dropped,
+                    "clients_dropped": s.clients_dropped,
+                    "message_rates_s": {str(k): v for k, v in s.rates().items()},
+                    "last_frame_age_s": s.age_s(now),
+                    "base": None if s.lat is None else {"lat": s.lat, "lon": s.lon, "height": s.height},
+                    "bitrate": s.bitrate(now),
+                }
+            )
+        return out
