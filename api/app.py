@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from api import background, errors
 from api.fastpath import SearchFastPath
 from api.middleware import RequestContextMiddleware
-from api.routers import admin, bookings, devices, drivers, gnss, health, lots, operator, sessions
+from api.routers import admin, bookings, devices, drivers, gnss, health, lots, ntrip, operator, sessions
 from api.state import AppState
 from core.db import make_engine, make_sessionmaker, utcnow
 from core.live import make_live_store
@@ -95,6 +95,6 @@ def create_app(
         app.add_middleware(SearchFastPath)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order
-    for module in (lots, devices, gnss, bookings, sessions, drivers, operator, admin, health):
+    for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, admin, health):
         app.include_router(module.router)
     return app

@@ -24,6 +24,7 @@ from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import push as push_to_caster
 from parking import ntrip_accounts as accounts
 from parking.models import NtripMount, NtripUser
+from parking.ntrip_operator import SNAPSHOT_KEY
 
 ntrip_app = typer.Typer(help="NTRIP caster: serve, push, mountpoints and users", no_args_is_help=True)
 mount_app = typer.Typer(help="Mountpoints and their source passwords", no_args_is_help=True)
@@ -32,7 +33,6 @@ ntrip_app.add_typer(mount_app, name="mount")
 ntrip_app.add_typer(user_app, name="user")
 out = Console()
 T = TypeVar("T")
-SNAPSHOT_KEY = "ntrip:mounts"
 
 
 def _hostport(value: str) -> tuple[str, int]:

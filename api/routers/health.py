@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from api.deps import StateDep
+from api.state import app_state
 from core.db import is_connection_error
+from parking import ntrip_operator
 
 router = APIRouter(tags=["health"])
 
@@ -42,5 +46,49 @@ async def readyz(state: StateDep, response: Response) -> dict[str, object]:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+async def metrics(request: Request) -> Response:
+    """This worker's HTTP metrics, plus the NTRIP caster's mounts (from its live snapshot)."""
+    snapshot = await ntrip_operator.live_snapshot(app_state(request).live_store)
+    return Response(generate_latest() + ntrip_metrics(snapshot).encode(), media_type=CONTENT_TYPE_LATEST)
+
+
+NTRIP_GAUGES = (
+    ("online", "beidou_ntrip_mount_online", "gauge", "1 while a source feeds the mount"),
+    ("clients", "beidou_ntrip_mount_clients", "gauge", "connected rovers"),
+    ("bytes_in", "beidou_ntrip_mount_bytes_in_total", "counter", "bytes received from the source"),
+    ("bytes_out", "beidou_ntrip_mount_bytes_out_total", "counter", "bytes sent to rovers"),
+    ("frames", "beidou_ntrip_mount_frames_total", "counter", "RTCM frames relayed"),
+    (
+        "frames_dropped",
+        "beidou_ntrip_mount_frames_dropped_total",
+        "counter",
+        "frames dropped for slow rovers",
+    ),
+    ("clients_dropped", "beidou_ntrip_mount_clients_dropped_total", "counter", "rovers cut off for lagging"),
+    ("last_frame_age_s", "beidou_ntrip_mount_last_frame_age_seconds", "gauge", "age of the last frame"),
+    ("bitrate", "beidou_ntrip_mount_bitrate_bps", "gauge", "bits per second from the source"),
+)
+
+
+def ntrip_metrics(snapshot: list[dict[str, Any]]) -> str:
+    lines: list[str] = []
+    for key, name, kind, help_ in NTRIP_GAUGES:
+        lines += [f"# HELP {name} {help_}", f"# TYPE {name} {kind}"]
+        for m in snapshot:
+            value = m.get(key)
+            if value is not None:
+                lines.append(f'{name}{{mount="{_label(m["mount"])}"}} {float(value)}')
+    lines += [
+        "# HELP beidou_ntrip_mount_message_period_seconds seconds between messages of a type",
+        "# TYPE beidou_ntrip_mount_message_period_seconds gauge",
+    ]
+    for m in snapshot:
+        mount = _label(m["mount"])
+        for msg_type, period in (m.get("message_rates_s") or {}).items():
+            labels = f'mount="{mount}",type="{msg_type}"'
+            lines.append(f"beidou_ntrip_mount_message_period_seconds{{{labels}}} {float(period)}")
+    return "\n".join(lines) + "\n"
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"')

@@ -1,0 +1,82 @@
+"""Operators manage their own NTRIP mountpoints and rover accounts; everyone reads live mount
+state that the caster process publishes to the live store.
+
+The caster runs as a process of its own; every second it writes a snapshot of its mounts (clients,
+bytes, drops, message rates, last-frame age, base position) under ``SNAPSHOT_KEY``. An operator
+sees the live state of its own mounts only; a mount not in the snapshot is shown offline.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.errors import Invalid, NotFound
+from core.live import LiveStore, LiveStoreUnavailable
+from parking import ntrip_accounts as accounts
+from parking.access import Principal, operator_scope, require
+from parking.context import Ctx
+from parking.models import NtripMount, NtripUser
+
+SNAPSHOT_KEY = "ntrip:mounts"
+
+
+async def create_mount(
+    ctx: Ctx, principal: Principal, name: str, source_password: str, identifier: str
+) -> NtripMount:
+    require(principal, "operator", "admin")
+    return await accounts.add_mount(
+        ctx.db, name, source_password, identifier=identifier, operator_id=operator_scope(principal)
+    )
+
+
+async def create_user(
+    ctx: Ctx, principal: Principal, name: str, password: str, mounts: list[str] | None
+) -> NtripUser:
+    scope = operator_scope(principal)
+    if scope is not None:  # an operator's rovers reach the operator's own mounts only
+        own = {m.name for m in await accounts.list_mounts(ctx.db, scope)}
+        if not mounts:
+            raise Invalid("list the mountpoints this user may use", code="mounts_required")
+        if unknown := sorted(set(mounts) - own - set(accounts.VIRTUAL_MOUNTS)):
+            raise NotFound(f"no such mountpoint of yours: {', '.join(unknown)}")
+    return await accounts.add_user(ctx.db, name, password, mounts=mounts, operator_id=scope)
+
+
+async def mounts_of(ctx: Ctx, principal: Principal) -> list[NtripMount]:
+    return list(await accounts.list_mounts(ctx.db, operator_scope(principal)))
+
+
+async def users_of(ctx: Ctx, principal: Principal) -> list[NtripUser]:
+    return list(await accounts.list_users(ctx.db, operator_scope(principal)))
+
+
+async def delete(
+    ctx: Ctx, principal: Principal, model: type[NtripMount] | type[NtripUser], name: str
+) -> None:
+    scope = operator_scope(principal)
+    rows = await (accounts.list_mounts if model is NtripMount else accounts.list_users)(ctx.db, scope)
+    if not any(row.name == name for row in rows):
+        raise NotFound(f"{name} not found")
+    await accounts.remove(ctx.db, model, name)
+
+
+async def live_snapshot(live: LiveStore) -> list[dict[str, Any]]:
+    try:
+        (snapshot,) = await live.get_json_many([SNAPSHOT_KEY])
+    except LiveStoreUnavailable:
+        return []
+    return list(snapshot or [])
+
+
+async def mount_states(ctx: Ctx, principal: Principal, live: LiveStore) -> list[dict[str, Any]]:
+    """The caller's mounts (all for an admin) with the caster's live figures."""
+    mounts = await mounts_of(ctx, principal)
+    live_by_name = {m["mount"]: m for m in await live_snapshot(live)}
+    out = []
+    for mount in mounts:
+        state = live_by_name.get(mount.name) or {"mount": mount.name, "online": False, "clients": 0}
+        out.append({**state, "identifier": mount.identifier})
+    if principal.role == "admin":  # virtual and mirrored mounts are the platform's
+        known = {m.name for m in mounts}
+        out += [m for name, m in live_by_name.items() if name not in known]
+    return out
