@@ -108,8 +108,8 @@ def push(
         source = serial_source(serial, baud)
     else:
         source = tcp_source(*_hostport(tcp or ""))
-    sent = asyncio.run(push_to_caster(source, *_hostport(caster), mount, password, version=ntrip_version))
-    out.print(f"pushed {sent} bytes to /{mount}")
+    stats = asyncio.run(push_to_caster(source, *_hostport(caster), mount, password, version=ntrip_version))
+    out.print(f"pushed {stats.bytes_sent} bytes to /{mount} ({stats.connects} connections)")
 
 
 def _db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -68,11 +68,36 @@ async def tcp_source(host: str, port: int, *, retry_s: float = 2.0) -> AsyncIter
         await asyncio.sleep(retry_s)
 
 
+Connect = Callable[[], Awaitable[asyncio.StreamWriter]]
+
+
+async def listener_login(host: str, port: int, token: str) -> asyncio.StreamWriter:
+    """Open a connection to the receiver listener and log in with the device token."""
+    reader, writer = await asyncio.open_connection(host, port)
+    writer.write(token.encode() + b"\r\n")
+    await writer.drain()
+    answer = await asyncio.wait_for(reader.readline(), 10)
+    if not answer.startswith(b"OK"):
+        writer.close()
+        raise LoginRefused(answer.decode(errors="replace").strip() or "closed")
+    return writer
+
+
 class Forwarder:
+    """Bytes in, bytes out to a server that may come and go: a bounded buffer and a sender that
+    reconnects with exponential backoff. ``connect`` opens and logs in (the receiver listener, an
+    NTRIP caster mount...); ``encode`` frames each piece for the wire (e.g. HTTP chunks)."""
+
     def __init__(
-        self, host: str, port: int, token: str, *, max_buffer: int = 4 << 20, backoff_max_s: float = 30.0
+        self,
+        connect: Connect,
+        *,
+        encode: Callable[[bytes], bytes] = bytes,
+        max_buffer: int = 4 << 20,
+        backoff_max_s: float = 30.0,
     ) -> None:
-        self.host, self.port, self.token = host, port, token
+        self.connect = connect
+        self.encode = encode
         self.max_buffer = max_buffer
         self.backoff_max_s = backoff_max_s
         self.stats = AgentStats()
@@ -100,13 +125,7 @@ class Forwarder:
         backoff = 0.5
         while not (self._done and not self._queue):
             try:
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-                writer.write(self.token.encode() + b"\r\n")
-                await writer.drain()
-                answer = await asyncio.wait_for(reader.readline(), 10)
-                if not answer.startswith(b"OK"):
-                    writer.close()
-                    raise LoginRefused(answer.decode(errors="replace").strip() or "closed")
+                writer = await self.connect()
                 self.stats.connects += 1
                 backoff = 0.5
                 await self._pump(writer)
@@ -116,7 +135,7 @@ class Forwarder:
             except LoginRefused:
                 raise
             except (OSError, TimeoutError) as exc:
-                log.warning("listener_unreachable", host=self.host, port=self.port, error=str(exc))
+                log.warning("server_unreachable", error=str(exc), retry_in_s=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self.backoff_max_s)
 
@@ -124,7 +143,7 @@ class Forwarder:
         while True:
             while self._queue:
                 data = self._queue[0]
-                writer.write(data)
+                writer.write(self.encode(data))
                 await writer.drain()  # raises on a broken connection: the chunk stays queued
                 self._queue.popleft()
                 self._queued -= len(data)
@@ -136,8 +155,13 @@ class Forwarder:
 
 
 async def forward(source: AsyncIterator[bytes], host: str, port: int, token: str) -> AgentStats:
-    """Read ``source`` to its end (a file replay) or forever (a receiver), forwarding every byte."""
-    forwarder = Forwarder(host, port, token)
+    """Read ``source`` to its end (a file replay) or forever (a receiver), forwarding every byte
+    to the receiver listener."""
+    return await relay(source, Forwarder(lambda: listener_login(host, port, token)))
+
+
+async def relay(source: AsyncIterator[bytes], forwarder: Forwarder) -> AgentStats:
+    """Feed a forwarder from a source until the source ends and everything is sent."""
     sender = asyncio.create_task(forwarder.run())
     try:
         async for data in source:

@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 import structlog
 
 from gnss.ntrip.protocol import chunk
+from hardware.gnss_agent import AgentStats, Forwarder, LoginRefused, relay
 
 log = structlog.get_logger(__name__)
 
 
-class SourceRefused(Exception):
-    pass
+class SourceRefused(LoginRefused):
+    """The caster refused the mount or its password: retrying will not help."""
 
 
 async def open_source(
@@ -47,19 +48,15 @@ async def open_source(
 
 async def push(
     source: AsyncIterator[bytes], host: str, port: int, mount: str, password: str, *, version: int = 1
-) -> int:
-    """Send every piece of ``source`` to the mount; the bytes sent."""
-    _, writer = await open_source(host, port, mount, password, version=version)
-    sent = 0
-    try:
-        async for data in source:
-            writer.write(chunk(data) if version == 2 else data)
-            await writer.drain()
-            sent += len(data)
-        if version == 2:
-            writer.write(b"0\r\n\r\n")
-            await writer.drain()
-    finally:
-        writer.close()
-    log.info("ntrip_push_done", mount=mount, bytes=sent)
-    return sent
+) -> AgentStats:
+    """Send every piece of ``source`` to the mount, reconnecting with backoff when the caster goes
+    away (a base station keeps producing corrections meanwhile; they wait in a bounded buffer)."""
+
+    async def connect() -> asyncio.StreamWriter:
+        _, writer = await open_source(host, port, mount, password, version=version)
+        log.info("ntrip_source_connected", mount=mount, version=version)
+        return writer
+
+    stats = await relay(source, Forwarder(connect, encode=chunk if version == 2 else bytes))
+    log.info("ntrip_push_done", mount=mount, bytes=stats.bytes_sent)
+    return stats

@@ -349,7 +349,7 @@ async def test_agent_reads_a_serial_receiver(client: Client) -> None:
     import time
     import tty
 
-    from hardware.gnss_agent import Forwarder, serial_source
+    from hardware.gnss_agent import Forwarder, listener_login, serial_source
 
     op, _, rx = await roadside(client)
     receiver_side, port_side = os.openpty()
@@ -357,7 +357,7 @@ async def test_agent_reads_a_serial_receiver(client: Client) -> None:
     listener, server, port = await _listener(client)
     data = RTK_LOG.read_bytes()
     async with server:
-        forwarder = Forwarder("127.0.0.1", port, rx.token)
+        forwarder = Forwarder(lambda: listener_login("127.0.0.1", port, rx.token))
         sender = asyncio.create_task(forwarder.run())
         opened = asyncio.Event()
         source = serial_source(os.ttyname(port_side), 115200, opened)
