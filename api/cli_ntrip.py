@@ -19,6 +19,8 @@ from core.live import make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
 from gnss.ntrip.caster import Caster
+from gnss.ntrip.nearest import NearestPolicy
+from gnss.ntrip.upstream import MirrorSpec, Upstream, parse_mirror
 from hardware.gnss_agent import serial_source, tcp_source
 from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import push as push_to_caster
@@ -49,18 +51,45 @@ def serve(
     source_timeout: Annotated[
         float, typer.Option(help="seconds of silence before a source is dropped")
     ] = 10.0,
+    mirror: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="re-serve another caster's mount as LOCAL: LOCAL=ntrip://user:pass@host:port/MOUNT "
+            "(ntrip1:// for NTRIP 1.0); repeatable"
+        ),
+    ] = None,
 ) -> None:
-    """Run the caster; accounts come from the platform database (BEIDOU_DATABASE_URL)."""
-    asyncio.run(_serve(host, port, source_timeout))
+    """Run the caster; accounts come from the platform database (BEIDOU_DATABASE_URL). The virtual
+    NEAREST mount serves each rover the nearest live base; --mirror pulls upstream mounts."""
+    specs: list[MirrorSpec] = []
+    for text in mirror or []:
+        try:
+            specs.append(parse_mirror(text))
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--mirror") from exc
+    asyncio.run(_serve(host, port, source_timeout, specs))
 
 
-async def _serve(host: str, port: int, source_timeout: float) -> None:
+async def _serve(host: str, port: int, source_timeout: float, mirrors: list[MirrorSpec]) -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     engine = make_engine(settings.database_url)
     store = make_live_store(settings.redis_url)
-    caster = Caster(accounts.DatabaseAccounts(make_sessionmaker(engine)), source_timeout_s=source_timeout)
+    caster = Caster(
+        accounts.DatabaseAccounts(make_sessionmaker(engine)),
+        source_timeout_s=source_timeout,
+        nearest=NearestPolicy(),
+    )
+    upstreams = [
+        Upstream(caster, m.local_mount, m.host, m.port, m.remote_mount, m.user, m.password, version=m.version)
+        for m in mirrors
+    ]
     server = await caster.serve(host, port)
+    for upstream in upstreams:
+        upstream.start()
+        out.print(
+            f"mirroring {upstream.host}:{upstream.port}/{upstream.remote_mount} as /{upstream.local_mount}"
+        )
     out.print(f"NTRIP caster on {host}:{port}")
 
     async def publish() -> None:  # the API's GET /v1/ntrip/mounts reads this
@@ -75,6 +104,8 @@ async def _serve(host: str, port: int, source_timeout: float) -> None:
             await server.serve_forever()
     finally:
         publisher.cancel()
+        for upstream in upstreams:
+            await upstream.stop()
         await store.close()
         await engine.dispose()
 

@@ -5,6 +5,11 @@ account added with the CLI or the operator API works at once, without a restart.
 scrypt hash costs ~50 ms of CPU, so a verified (account, password) pair is remembered for a
 minute - by a digest of the password, never the password itself - and the mount list for a
 second.
+
+The virtual ``NEAREST`` mount also takes a driver's app token (``dr_...``) as the password, with
+any user name: the driver app's RTK module connects without an NTRIP account of its own. The
+token is looked up on every connection (a SHA-256 digest and one indexed query), so a revoked
+token stops working at once. Ordinary mounts never accept a driver token.
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import Conflict, Invalid, NotFound
-from core.security import hash_password, hash_token, verify_password
+from core.security import hash_password, hash_token, role_of, verify_password
 from gnss.ntrip.sourcetable import MountInfo
+from parking import repository
 from parking.models import NtripMount, NtripUser
 
 VERIFIED_TTL_S = 60.0
 MOUNTS_TTL_S = 1.0
 VIRTUAL_MOUNTS = ("NEAREST",)
+DRIVER_TOKEN_MOUNTS = ("NEAREST",)  # mounts a driver's app token opens
 
 
 def _valid_name(name: str) -> str:
@@ -126,6 +133,10 @@ class DatabaseAccounts:
         )
 
     async def client_allowed(self, mount: str, user: str | None, password: str | None) -> bool:
+        if mount in DRIVER_TOKEN_MOUNTS and password and role_of(password) == "driver":
+            async with self.sessionmaker() as db:
+                if await repository.driver_by_token(db, hash_token(password)) is not None:
+                    return True
         if not user or not password:
             return False
         async with self.sessionmaker() as db:

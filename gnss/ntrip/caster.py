@@ -12,6 +12,17 @@ What a relay must guarantee, and how:
 - **A silent source is dropped** after ``source_timeout_s`` and its mount shows offline.
 - Accounts (mount source passwords, users) are asked of an ``Accounts`` object on every
   connection, so changes apply without a restart.
+- **Mounts the accounts do not know.** A mount re-served from another caster
+  (``gnss.ntrip.upstream``) is declared with ``add_local_mount`` and fed through ``claim_mount``
+  / ``ingest`` / ``release_mount``; it is listed in the sourcetable, rovers pull it with the same
+  ``client_allowed`` check as any mount, and no base station may push to it.
+- **The virtual ``NEAREST`` mount** (with ``nearest=NearestPolicy()``): always in the
+  sourcetable with nmea=1; a rover gets nothing until its first GGA, then the frames of the
+  nearest live base. The rover's ``Client`` sits in that base's fan-out set and is moved to another
+  base's set between two frames (fan-out is synchronous), so it only ever receives whole frames,
+  byte for byte as the base sent them. Rules (hysteresis, silence) in ``gnss.ntrip.nearest``.
+  Candidates are all live mounts with an ARP, mirrors included. It is opt-in (``beidou ntrip
+  serve`` turns it on) so that a caster built without it lists exactly its accounts' mounts.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ import structlog
 
 from gnss.nmea import Gga, parse_sentence
 from gnss.ntrip.mounts import StreamStats
+from gnss.ntrip.nearest import LatLon, NearestPolicy, choose_base, is_live
 from gnss.ntrip.protocol import (
     MAX_HEAD,
     BadRequest,
@@ -45,6 +57,8 @@ log = structlog.get_logger(__name__)
 
 HIGH_WATER = 64 * 1024  # bytes in a client's transport buffer before frames queue instead
 QUEUE_FRAMES = 256  # per-client backlog; the oldest frames go first when it is full
+NEAREST = "NEAREST"
+NEAREST_INFO = MountInfo(NEAREST, identifier="nearest live base", nmea=1)
 
 
 def gga_position(line: bytes) -> tuple[float, float] | None:
@@ -81,6 +95,8 @@ class Client:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     closed: bool = False
     position: tuple[float, float] | None = None  # the rover's lat/lon from its latest GGA
+    serving: str | None = None  # NEAREST rovers: the base whose fan-out the client is in
+    switches: int = 0  # NEAREST rovers: how many times it changed base
 
     def frame_bytes(self, raw: bytes) -> bytes:
         return chunk(raw) if self.version == 2 else raw
@@ -92,10 +108,14 @@ class Mount:
     stats: StreamStats = field(default_factory=StreamStats)
     source: asyncio.StreamWriter | None = None
     clients: set[Client] = field(default_factory=set)
+    claimed: bool = False  # fed by the caster itself (an upstream pull), not by a pushing source
+    live: Callable[[], bool] | None = None  # a virtual mount's own idea of being online
 
     @property
     def online(self) -> bool:
-        return self.source is not None
+        if self.live is not None:
+            return self.live()
+        return self.source is not None or self.claimed
 
 
 class Caster:
@@ -107,20 +127,30 @@ class Caster:
         lag_timeout_s: float = 10.0,
         head_timeout_s: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
+        nearest: NearestPolicy | None = None,
     ) -> None:
         self.accounts = accounts
+        self.nearest = nearest  # None: no NEAREST mount
         self.source_timeout_s = source_timeout_s
         self.lag_timeout_s = lag_timeout_s
         self.head_timeout_s = head_timeout_s
         self.clock = clock
         self.mounts: dict[str, Mount] = {}
+        self.local_mounts: dict[str, MountInfo] = {}
         self.bad_requests = 0
+        self._nearest_task: asyncio.Task[None] | None = None
+        self._live_names: frozenset[str] = frozenset()
+        if nearest is not None:
+            self.mounts[NEAREST] = Mount(NEAREST, live=lambda: bool(self._live_bases()))
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD * 2, backlog=4096)
 
     async def close(self) -> None:
         """Cut every source and client so their handlers end before the server goes away."""
+        if self._nearest_task is not None:
+            self._nearest_task.cancel()
+            self._nearest_task = None
         for mount in self.mounts.values():
             for client in list(mount.clients):
                 client.closed = True
@@ -134,6 +164,29 @@ class Caster:
         if name not in self.mounts:
             self.mounts[name] = Mount(name)
         return self.mounts[name]
+
+    def add_local_mount(self, info: MountInfo) -> None:
+        """Serve a mount the accounts do not list (a mirror of another caster's mount): it joins
+        the sourcetable; no source may push to it, the caster feeds it (``claim_mount``)."""
+        if info.name == NEAREST:
+            raise ValueError(f"{NEAREST} is the caster's virtual mountpoint")
+        self.local_mounts[info.name] = info
+        self.mount(info.name)  # in the snapshot (offline) from now on
+
+    def claim_mount(self, name: str) -> Mount:
+        """Mark a local mount online while the caster feeds it itself; ``release_mount`` ends it."""
+        if name not in self.local_mounts:
+            raise KeyError(f"{name} is not a local mount")
+        mount = self.mount(name)
+        if mount.online:
+            raise RuntimeError(f"{name} already has a source")
+        mount.claimed = True
+        mount.stats.connected_at = self.clock()
+        return mount
+
+    def release_mount(self, mount: Mount) -> None:
+        mount.claimed = False
+        self._source_gone(mount)
 
     # --- connections ----------------------------------------------------------------------------
 
@@ -173,13 +226,26 @@ class Caster:
             )
         await writer.drain()
 
+    async def _infos(self) -> list[MountInfo]:
+        """The accounts' mounts, then the local ones (mirrors), then ``NEAREST``."""
+        infos = list(await self.accounts.mounts())
+        names = {info.name for info in infos}
+        infos += [info for name, info in self.local_mounts.items() if name not in names]
+        if self.nearest is not None and NEAREST not in names:
+            infos.append(NEAREST_INFO)
+        return infos
+
     async def _described(self) -> list[tuple[MountInfo, Mount | None]]:
-        return [(info, self.mounts.get(info.name)) for info in await self.accounts.mounts()]
+        return [(info, self.mounts.get(info.name)) for info in await self._infos()]
 
     async def _source(
         self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         v = request.version
+        if request.mount in self.local_mounts or (self.nearest is not None and request.mount == NEAREST):
+            # served by the caster itself (a mirror, or the virtual mount): not for a base station
+            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            return
         if not await self.accounts.source_allowed(request.mount, request.user, request.password):
             if v == 1:
                 writer.write(b"ERROR - Bad Password\r\n")
@@ -218,12 +284,13 @@ class Caster:
         finally:
             mount.source = None
             log.info("ntrip_source_down", mount=mount.name)
+            self._source_gone(mount)
 
     async def _client(
         self, request: Request, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         v = request.version
-        names = {info.name for info in await self.accounts.mounts()}
+        names = {info.name for info in await self._infos()}
         if request.mount not in names:
             if v == 1:  # NTRIP 1.0: an unknown mount answers with the sourcetable
                 await self._send_sourcetable(request, writer)
@@ -239,13 +306,18 @@ class Caster:
         client = Client(writer, v, mount.name, request.user)
         client.position = gga_position(request.headers.get("ntrip-gga", "").encode())
         writer.write(stream_head(v))
-        mount.clients.add(client)
+        mount.clients.add(client)  # NEAREST: the rovers' roll, frames come from `serving`'s fan-out
         log.info("ntrip_client_up", mount=mount.name, user=request.user, version=v)
+        if self._is_nearest(client):
+            self._place(client)
+            self._start_nearest_checks()
         try:
             await asyncio.gather(self._drain(client), self._read_client(client, reader))
         finally:
             client.closed = True
             mount.clients.discard(client)
+            if client.serving is not None:
+                self._move(client, None)
 
     async def _read_client(self, client: Client, reader: asyncio.StreamReader) -> None:
         """Whatever a client sends after its request: GGA lines (NTRIP 1.0 in-band); the end of
@@ -263,6 +335,8 @@ class Caster:
             position = gga_position(line)
             if position is not None:
                 client.position = position
+                if self._is_nearest(client):
+                    self._place(client)
 
     # --- fan-out --------------------------------------------------------------------------------
 
@@ -308,16 +382,90 @@ class Caster:
 
     async def _drain(self, client: Client) -> None:
         """Move a client's backlog into its transport as fast as the client reads."""
-        mount = self.mounts[client.mount]
         while not client.closed:
             await client.wake.wait()
             client.wake.clear()
             while client.backlog and not client.closed:
                 data = client.backlog.popleft()
                 client.writer.write(data)
-                mount.stats.bytes_out += len(data)
+                self.mounts[client.serving or client.mount].stats.bytes_out += len(data)
                 await client.writer.drain()
             client.full_since = None
+
+    # --- NEAREST -------------------------------------------------------------------------------
+
+    def _is_nearest(self, client: Client) -> bool:
+        return self.nearest is not None and client.mount == NEAREST
+
+    def _live_bases(self) -> dict[str, LatLon]:
+        """Name -> ARP lat/lon of every mount that may serve NEAREST rovers now."""
+        assert self.nearest is not None
+        now = self.clock()
+        out = {}
+        for name, m in self.mounts.items():
+            s = m.stats
+            position = (s.lat, s.lon) if s.lat is not None and s.lon is not None else None
+            if m.live is None and is_live(m.online, position, s.age_s(now), self.nearest):
+                assert position is not None
+                out[name] = position
+        return out
+
+    def _place(self, client: Client, live: dict[str, LatLon] | None = None) -> None:
+        """(Re)choose a NEAREST rover's base from its latest position; move it if the rule says so."""
+        assert self.nearest is not None
+        if client.closed or client.position is None:
+            return
+        live = self._live_bases() if live is None else live
+        choice = choose_base(client.position, live, client.serving, self.nearest)
+        if choice != client.serving:
+            self._move(client, choice)
+
+    def _move(self, client: Client, to: str | None) -> None:
+        """Take the client out of one base's fan-out and into another's. Fan-out writes whole frames
+        synchronously, so this runs between two frames of either base."""
+        before = client.serving
+        if before is not None and before in self.mounts:
+            self.mounts[before].clients.discard(client)
+        client.serving = to
+        if to is not None:
+            self.mounts[to].clients.add(client)
+            if before is not None:
+                client.switches += 1
+        if not client.closed:
+            log.info("ntrip_nearest_base", user=client.user, base=to, previous=before)
+
+    def _source_gone(self, mount: Mount) -> None:
+        """A base's source disconnected: its NEAREST rovers fail over now, not at the next check."""
+        if self.nearest is None:
+            return
+        live = self._live_bases()
+        for client in list(mount.clients):
+            if client.serving == mount.name:
+                self._place(client, live)
+
+    def _start_nearest_checks(self) -> None:
+        if self._nearest_task is None:
+            self._nearest_task = asyncio.get_running_loop().create_task(self._nearest_checks())
+
+    async def _nearest_checks(self) -> None:
+        """While NEAREST has rovers: leave silent bases, and re-choose for every rover when the set
+        of live bases changed (one went or came back). GGA-driven choices happen as GGA arrive."""
+        assert self.nearest is not None
+        roll = self.mounts[NEAREST].clients
+        while True:
+            await asyncio.sleep(self.nearest.check_every_s)
+            if not roll:
+                break
+            self.check_nearest()
+        self._nearest_task = None
+
+    def check_nearest(self) -> None:
+        live = self._live_bases()
+        changed = frozenset(live) != self._live_names
+        self._live_names = frozenset(live)
+        for client in list(self.mounts[NEAREST].clients):
+            if changed or client.serving not in live:
+                self._place(client, live)
 
     # --- observability --------------------------------------------------------------------------
 
