@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/parking_api.py
 	$(BIN)/python benchmarks/gnss_ingest.py
+	$(BIN)/python benchmarks/ntrip_fanout.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -56,7 +56,7 @@ from gnss.rtcm.framing import RtcmFramer
 log = structlog.get_logger(__name__)
 
 HIGH_WATER = 64 * 1024  # bytes in a client's transport buffer before frames queue instead
-QUEUE_FRAMES = 256  # per-client backlog; the oldest frames go first when it is full
+QUEUE_FRAMES = 256  # per-client backlog in frames; the oldest go first when it is full
 NEAREST = "NEAREST"
 NEAREST_INFO = MountInfo(NEAREST, identifier="nearest live base", nmea=1)
 
@@ -89,7 +89,8 @@ class Client:
     version: int
     mount: str
     user: str | None
-    backlog: deque[bytes] = field(default_factory=deque)
+    backlog: deque[tuple[bytes, int]] = field(default_factory=deque)  # (bytes, frames in them)
+    queued: int = 0  # frames in the backlog
     dropped: int = 0
     full_since: float | None = None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -98,8 +99,8 @@ class Client:
     serving: str | None = None  # NEAREST rovers: the base whose fan-out the client is in
     switches: int = 0  # NEAREST rovers: how many times it changed base
 
-    def frame_bytes(self, raw: bytes) -> bytes:
-        return chunk(raw) if self.version == 2 else raw
+    def __post_init__(self) -> None:
+        self.transport = self.writer.transport
 
 
 @dataclass
@@ -341,34 +342,51 @@ class Caster:
     # --- fan-out --------------------------------------------------------------------------------
 
     def ingest(self, mount: Mount, framer: RtcmFramer, data: bytes) -> None:
-        """A source's bytes (pushed, or pulled from an upstream caster): whole frames go out."""
-        for frame in framer.feed(data):
-            mount.stats.observe(frame, self.clock())
-            self._fan_out(mount, frame.raw)
+        """A source's bytes (pushed, or pulled from an upstream caster): whole frames go out.
 
-    def _fan_out(self, mount: Mount, raw: bytes) -> None:
+        The frames completed by one read leave as one batch: a base sends an epoch (10-20 frames)
+        in one burst, and one write per client instead of one per frame is what keeps the last
+        frame of the epoch from waiting behind N x frames system calls."""
+        raws = []
         now = self.clock()
-        for client in list(mount.clients):
+        for frame in framer.feed(data):
+            mount.stats.observe(frame, now)
+            raws.append(frame.raw)
+        if raws:
+            self._fan_out(mount, raws)
+
+    def _fan_out(self, mount: Mount, raws: list[bytes]) -> None:
+        now = self.clock()
+        joined = raws[0] if len(raws) == 1 else b"".join(raws)
+        v1 = (joined, len(raws))
+        v2 = (chunk(joined), len(raws))
+        sent = 0
+        # the hot loop of the caster (thousands of clients per epoch): locals only, one write each
+        for client in tuple(mount.clients):
             if client.closed:
                 continue
-            data = client.frame_bytes(raw)
-            transport = client.writer.transport
+            batch = v2 if client.version == 2 else v1
+            transport = client.transport
             if not client.backlog and transport.get_write_buffer_size() < HIGH_WATER:
-                transport.write(data)
-                mount.stats.bytes_out += len(data)
+                transport.write(batch[0])
+                sent += len(batch[0])
                 client.full_since = None
                 continue
-            if len(client.backlog) >= QUEUE_FRAMES:
-                client.backlog.popleft()
-                client.dropped += 1
-                mount.stats.frames_dropped += 1
+            if client.queued + batch[1] > QUEUE_FRAMES:  # full: the oldest frames go
+                while client.queued + batch[1] > QUEUE_FRAMES and client.backlog:
+                    _, n = client.backlog.popleft()
+                    client.queued -= n
+                    client.dropped += n
+                    mount.stats.frames_dropped += n
                 if client.full_since is None:
                     client.full_since = now
                 elif now - client.full_since > self.lag_timeout_s:
                     self._disconnect(mount, client, "lagging")
                     continue
-            client.backlog.append(data)
+            client.backlog.append(batch)
+            client.queued += batch[1]
             client.wake.set()
+        mount.stats.bytes_out += sent
 
     def _disconnect(self, mount: Mount, client: Client, reason: str) -> None:
         client.closed = True
@@ -386,7 +404,8 @@ class Caster:
             await client.wake.wait()
             client.wake.clear()
             while client.backlog and not client.closed:
-                data = client.backlog.popleft()
+                data, n = client.backlog.popleft()
+                client.queued -= n
                 client.writer.write(data)
                 self.mounts[client.serving or client.mount].stats.bytes_out += len(data)
                 await client.writer.drain()
