@@ -20,6 +20,7 @@ import uvicorn
 from rich.console import Console
 
 from api.cli_gnss import gnss_app
+from api.cli_maas import maas_app
 from api.cli_ntrip import ntrip_app
 from core import migrate
 from core.db import make_engine, make_sessionmaker
@@ -37,6 +38,7 @@ app.add_typer(demo_app, name="demo")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(gnss_app, name="gnss")
 app.add_typer(ntrip_app, name="ntrip")
+app.add_typer(maas_app, name="maas")
 console = Console(stderr=True)
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"

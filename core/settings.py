@@ -44,6 +44,10 @@ class Settings(BaseSettings):
 
     payment_sandbox_secret: str = "sandbox-secret-change-me"
 
+    maas_dir: Path = Field(
+        default=Path("var") / "maas", description="imported GTFS/OSM networks (NumPy caches)"
+    )
+
     log_level: str = "INFO"
     log_json: bool = True
 

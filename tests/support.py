@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,6 +14,20 @@ ADMIN_TOKEN = "test-admin-token"
 PG_URL = os.environ.get("BEIDOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("BEIDOU_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of the workplace's shared data set (too big to copy into tests/data): from
+    ``BEIDOU_SHARED_DATA``, beside the checkout, or at its usual place on this machine."""
+    roots = [
+        os.environ.get("BEIDOU_SHARED_DATA", ""),
+        str(Path(__file__).resolve().parents[2] / "shared" / "data"),
+    ]
+    for root in [*filter(None, roots), "/work/shared/data"]:
+        candidate = Path(root).joinpath(*parts)
+        if candidate.exists():
+            return candidate
+    return Path("/work/shared/data").joinpath(*parts)
 
 
 # --- a small vocabulary for tests -------------------------------------------------------------
