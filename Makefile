@@ -24,6 +24,7 @@ run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/beidou db upgrade
 	$(BIN)/beidou demo load
+	$(BIN)/beidou maas import --gtfs tests/data/mobility/terre-haute-gtfs.zip --osm tests/data/mobility/terre-haute.osm.pbf
 	@export BEIDOU_ADMIN_TOKEN="$$( $(BIN)/beidou admin-token )"; \
 	  echo "admin token: $$BEIDOU_ADMIN_TOKEN"; \
 	  echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"; \

@@ -13,13 +13,27 @@ from fastapi import FastAPI
 from api import background, errors
 from api.fastpath import SearchFastPath
 from api.middleware import RequestContextMiddleware
-from api.routers import admin, bookings, devices, drivers, gnss, health, lots, ntrip, operator, sessions
+from api.routers import (
+    admin,
+    bookings,
+    devices,
+    drivers,
+    gnss,
+    health,
+    lots,
+    ntrip,
+    operator,
+    sessions,
+    trips,
+)
 from api.state import AppState
 from core.db import make_engine, make_sessionmaker, utcnow
 from core.live import make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
 from hardware.occupancy_mqtt import MqttOccupancyListener
+from maas.network import load_imported
+from maas.service import ItinerarySigner
 from parking.availability import LiveAvailability
 from parking.payments import SandboxProvider
 from parking.search import LotDirectory
@@ -54,8 +68,14 @@ def create_app(
             live=LiveAvailability(store, listener=directory),
             directory=directory,
             providers={"sandbox": SandboxProvider(settings.payment_sandbox_secret)},
+            signer=ItinerarySigner(settings.itinerary_key),
         )
         app.state.beidou = state
+        try:  # NumPy loading in a thread: about a second for a district
+            state.network = await asyncio.to_thread(load_imported, settings.maas_dir)
+            log.info("maas_network", loaded=state.network is not None, dir=str(settings.maas_dir))
+        except Exception as exc:  # planning answers 503 until an import succeeds
+            log.warning("maas_network_failed", error=f"{type(exc).__name__}: {exc}")
         try:
             async with state.sessionmaker() as db:
                 lots = await state.live.rebuild(db, utcnow())
@@ -95,6 +115,6 @@ def create_app(
         app.add_middleware(SearchFastPath)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order
-    for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, admin, health):
+    for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, trips, admin, health):
         app.include_router(module.router)
     return app

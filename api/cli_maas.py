@@ -54,21 +54,40 @@ def import_network(
         Path | None, typer.Option(exists=True, dir_okay=False, help="an OSM extract (.osm.pbf)")
     ] = None,
 ) -> None:
-    """Read the feed(s) and extract into NumPy structures cached under the data directory, so
-    the API (and a restart) loads them in seconds."""
+    """Read the feed(s) and extract into NumPy structures cached under BEIDOU_MAAS_DIR, so the
+    API (and a restart) loads them in seconds. With both, the (last) feed and the extract become
+    the network the API serves."""
     if not gtfs and osm is None:
         raise typer.BadParameter("give --gtfs and/or --osm")
-    for path in gtfs or []:
-        load_gtfs(path)
-    if osm is not None:
-        from maas.osm import import_osm
+    feeds = list(gtfs or [])
+    if feeds and osm is not None:
+        from maas.network import import_network
 
+        *others, served = feeds
+        for path in others:
+            load_gtfs(path)
         with _progress() as bar:
-            task = bar.add_task(f"OSM {osm.name}", total=1.0, step="")
-            import_osm(
-                osm, cache_dir(), progress=lambda what, frac: bar.update(task, completed=frac, step=what)
+            task = bar.add_task(f"{served.name} + {osm.name}", total=1.0, step="")
+            net = import_network(
+                cache_dir(), served, osm, lambda what, frac: bar.update(task, completed=frac, step=what)
             )
-            bar.update(task, completed=1.0, step="done")
+            bar.update(task, completed=1.0, step="ready")
+        out.print(
+            f"serving {served.name}: {net.feed.n_stops} stops, {net.feed.n_trips} trips; "
+            f"{osm.name}: {net.roads.n_nodes} nodes; {net.footpaths} footpaths between stops"
+        )
+    else:
+        for path in feeds:
+            load_gtfs(path)
+        if osm is not None:
+            from maas.osm import import_osm
+
+            with _progress() as bar:
+                task = bar.add_task(f"OSM {osm.name}", total=1.0, step="")
+                import_osm(
+                    osm, cache_dir(), progress=lambda what, frac: bar.update(task, completed=frac, step=what)
+                )
+                bar.update(task, completed=1.0, step="done")
     out.print(f"imported into {cache_dir()}")
 
 

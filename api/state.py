@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.live import LiveStore
 from core.settings import Settings
+from maas.network import Network
+from maas.service import ItinerarySigner
 from parking.access import TokenCache
 from parking.availability import LiveAvailability
 from parking.payments import PaymentProvider
@@ -30,6 +32,8 @@ class AppState:
     tokens: TokenCache = field(default_factory=TokenCache)
     directory: LotDirectory = field(default_factory=LotDirectory)
     positions: PositionTracker = field(default_factory=PositionTracker)
+    network: Network | None = None  # the imported transport network (beidou maas import)
+    signer: ItinerarySigner = field(default_factory=lambda: ItinerarySigner("unset"))
     started: bool = False
 
 

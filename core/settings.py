@@ -44,6 +44,9 @@ class Settings(BaseSettings):
 
     payment_sandbox_secret: str = "sandbox-secret-change-me"
 
+    itinerary_key: str = Field(
+        default="dev-only-itinerary-key-change-me", description="HMAC key of bookable itinerary ids"
+    )
     maas_dir: Path = Field(
         default=Path("var") / "maas", description="imported GTFS/OSM networks (NumPy caches)"
     )

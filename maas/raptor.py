@@ -99,13 +99,27 @@ def _pattern_keys(feed: Feed) -> tuple[I32, list[I32]]:
 class Router:
     """Transit queries on one feed; day timetables are built on first use and kept."""
 
-    def __init__(self, feed: Feed, cache_days: int = 8) -> None:
+    def __init__(
+        self,
+        feed: Feed,
+        cache_days: int = 8,
+        footpaths: tuple[NDArray[np.integer], NDArray[np.integer], NDArray[np.floating]] | None = None,
+    ) -> None:
+        """``footpaths`` (from, to, seconds), e.g. walked on the street network, join the
+        transfers of transfers.txt (the shorter time wins where both link two stops)."""
         self.feed = feed
         self.pattern_of_trip, self.pattern_stops = _pattern_keys(feed)
-        walk_order = np.argsort(feed.walk_from, kind="stable")
-        self.walk_from = feed.walk_from[walk_order]
-        self.walk_to = feed.walk_to[walk_order]
-        self.walk_s = feed.walk_s[walk_order].astype(np.int64)
+        links: dict[tuple[int, int], int] = {}
+        for a, b, w in zip(feed.walk_from.tolist(), feed.walk_to.tolist(), feed.walk_s.tolist(), strict=True):
+            links[(a, b)] = w
+        if footpaths is not None:
+            for a, b, w in zip(*(np.asarray(x).tolist() for x in footpaths), strict=True):
+                key = (int(a), int(b))
+                links[key] = min(links.get(key, int(INF)), int(np.ceil(w)))
+        pairs = sorted(links)
+        self.walk_from = np.array([a for a, _ in pairs], dtype=np.int64)
+        self.walk_to = np.array([b for _, b in pairs], dtype=np.int64)
+        self.walk_s = np.array([links[p] for p in pairs], dtype=np.int64)
         self.walk_indptr = np.searchsorted(self.walk_from, np.arange(feed.n_stops + 1)).astype(np.int64)
         change = feed.change_s.astype(np.int64)
         self.change_s = np.where(change == NO_CHANGE, INF, change)

@@ -57,7 +57,7 @@ class DemoLot:
     address: str
 
 
-LOTS = (
+LOTS: tuple[DemoLot, ...] = (
     DemoLot(
         "Wujiaochang Wanda Plaza Garage",
         31.3003,
@@ -119,6 +119,43 @@ LOTS = (
         "Xinjiangwan Town, residential compound",
     ),
 )
+
+# The multimodal demo: the transport network shipped for the trip planner is Terre Haute's (the
+# only real GTFS + OSM pair in our data, tests/data/mobility), so the demo also runs lots there:
+# a downtown garage near the Wabash Avenue stops, and park-and-ride lots at stops on the edge.
+TRIP_DEMO_LOTS: tuple[DemoLot, ...] = (
+    DemoLot(
+        "Terre Haute Downtown Garage (Wabash & 7th)",
+        39.4660,
+        -87.4125,
+        "garage",
+        300,
+        30,
+        CENTRE_TARIFF,
+        "Wabash Ave & 7th St, Terre Haute, IN",
+    ),
+    DemoLot(
+        "Honey Creek Mall Park & Ride",
+        39.4290,
+        -87.4190,
+        "surface",
+        30,
+        30,
+        SHARED_TARIFF,
+        "Honey Creek Mall, US-41, Terre Haute, IN",
+    ),
+    DemoLot(
+        "Union Hospital Visitor Lot",
+        39.4840,
+        -87.4080,
+        "surface",
+        20,
+        20,
+        STREET_TARIFF,
+        "Union Hospital, 7th St, Terre Haute, IN",
+    ),
+)
+LOTS = LOTS + TRIP_DEMO_LOTS
 
 # Residents' spaces shared with the public on weekdays while residents are at work, and overnight
 # at the weekend (the window crosses midnight).
