@@ -45,6 +45,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/parking_api.py
 	$(BIN)/python benchmarks/gnss_ingest.py
 	$(BIN)/python benchmarks/ntrip_fanout.py
+	$(BIN)/python benchmarks/maas.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

@@ -6,22 +6,33 @@ roads: on Terre Haute (tests/data) and Porto (shared/data/mobility, skipped if a
     ``scipy.sparse.csgraph.dijkstra(graph, indices=src)`` (its time per single-pair query),
     every cost checked equal; plus full point-to-point ``RoadRouter.route`` (snap both points,
     CH, unpack, GeoJSON geometry). Goal from issue 5: road point-to-point p50 <= 5 ms on Porto.
-transit, plan: to be added (write ``bench_transit(console, args) -> dict`` and register it in
-    SECTIONS).
+transit: on the NYC subway feed (lines 1 and 2, shared/data/mobility), the same N random
+    station-to-station queries (weekday 2025-01-06, 06:00-22:00) with our RAPTOR and with
+    ``pyraptor`` 1.3 (PyPI), which runs in a venv of its own (``var/bench/pyraptor-venv``, made on
+    first use: it pins pandas < 2, which does not load beside NumPy 2); p50/p95 per query and how
+    often the two agree. Goals: p50 <= 20 ms and >= 10x faster than pyraptor.
+plan: the whole ``POST /v1/trips/plan`` (all modes, parking options) in process over ASGI, on
+    the embedded SQLite database with the demo district and the Terre Haute network, N random
+    origin/destination pairs around the city centre. Goal: p95 <= 150 ms.
 
-    python benchmarks/maas.py [--sections roads] [--queries 300] [--seed 1]
+    python benchmarks/maas.py [--sections roads,transit,plan] [--queries 300] [--seed 1]
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import math
+import os
 import platform
+import random
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,7 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from maas.ch import HierarchyQuery, hierarchy_for  # noqa: E402
+from maas.gtfs import read_feed  # noqa: E402
 from maas.osm import RoadNetwork, import_osm  # noqa: E402
+from maas.raptor import Router  # noqa: E402
 from maas.roads import OutsideNetwork, RoadRouter  # noqa: E402
 
 CITIES = {
@@ -181,7 +194,203 @@ def bench_roads(console: Console, args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-SECTIONS: dict[str, Callable[[Console, argparse.Namespace], dict[str, Any]]] = {"roads": bench_roads}
+NYC = ROOT.parent / "shared" / "data" / "mobility" / "nyc-subway-1-2-gtfs.zip"
+PEER_VENV = ROOT / "var" / "bench" / "pyraptor-venv"
+TRANSIT_DAY = dt.date(2025, 1, 6)
+
+
+def _peer_python(console: Console) -> Path:
+    python = PEER_VENV / "bin" / "python"
+    if not python.exists():
+        uv = Path(sys.executable).parent / "uv"
+        with console.status("making pyraptor's venv (pyraptor, numpy<2, attrs)"):
+            subprocess.run([str(uv), "venv", "-q", "--python", sys.executable, str(PEER_VENV)], check=True)
+            subprocess.run(
+                [
+                    str(uv),
+                    "pip",
+                    "install",
+                    "-q",
+                    "--python",
+                    str(python),
+                    "pyraptor==1.3.10",
+                    "numpy<2",
+                    "attrs",
+                ],
+                check=True,
+            )
+    return python
+
+
+def bench_transit(console: Console, args: argparse.Namespace) -> dict[str, Any]:
+    """RAPTOR query latency on a dense feed, beside pyraptor on the same queries."""
+    if not NYC.exists():
+        console.print(f"[yellow]{NYC} not found, skipped[/]")
+        return {}
+    feed, read_s = _timed(lambda: read_feed(NYC))
+    router = Router(feed)
+    _, day_s = _timed(lambda: router.timetable(TRANSIT_DAY))
+    parents = [i for i in range(feed.n_stops) if feed.stop_parent[i] < 0 and (feed.stop_parent == i).any()]
+    names = [feed.stop_names[i] for i in parents]
+    stations = [i for i in parents if names.count(feed.stop_names[i]) == 1]  # pyraptor keys by name
+    rng = random.Random(args.seed)
+    queries = []
+    for _ in range(args.queries):
+        a, b = rng.sample(stations, 2)
+        queries.append((a, b, rng.randrange(6 * 3600, 22 * 3600)))
+    midnight = dt.datetime.combine(TRANSIT_DAY, dt.time())
+    ours: list[float] = []
+    arrivals: list[int | None] = []
+    for a, b, t in queries:
+        found, took = _timed(
+            lambda a=a, b=b, t=t: router.earliest(
+                feed.stops_of(feed.stop_ids[a]),
+                feed.stops_of(feed.stop_ids[b]),
+                midnight + dt.timedelta(seconds=t),
+                max_transfers=4,
+            )
+        )
+        ours.append(took)
+        arrivals.append(int((found[-1].arrival - midnight).total_seconds()) if found else None)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        with zipfile.ZipFile(NYC) as z:
+            z.extractall(tmp)
+        running = feed.active_services(TRANSIT_DAY)[feed.trip_service]
+        job = {
+            "gtfs": tmp,
+            "trip_ids": sorted({feed.trip_ids[t] for t in np.flatnonzero(running)}),
+            "queries": [[feed.stop_names[a], feed.stop_names[b], t] for a, b, t in queries],
+            "rounds": args.peer_rounds,
+        }
+        python = _peer_python(console)
+        with console.status(f"pyraptor: {len(queries)} queries"):
+            done = subprocess.run(
+                [str(python), str(ROOT / "benchmarks" / "_pyraptor_peer.py")],
+                input=json.dumps(job),
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+    peer = json.loads(done.stdout)
+    peer_s = [r["seconds"] for r in peer["results"]]
+    peer_arr = [r["arrival"] for r in peer["results"]]
+    both = [(x, y) for x, y in zip(arrivals, peer_arr, strict=True) if x is not None and y is not None]
+    agree = {
+        "both_answered": len(both),
+        "equal": sum(x == y for x, y in both),
+        "ours_earlier": sum(x < y for x, y in both),
+        "peer_earlier": sum(x > y for x, y in both),
+        "only_ours": sum(x is not None and y is None for x, y in zip(arrivals, peer_arr, strict=True)),
+        "only_peer": sum(x is None and y is not None for x, y in zip(arrivals, peer_arr, strict=True)),
+    }
+    o50, o95 = _ms(ours)
+    p50, p95 = _ms(peer_s)
+    table = Table(title=f"NYC subway 1+2: {feed.n_stops} stops, {feed.n_trips} trips, {len(queries)} queries")
+    for col in ("router", "p50 ms", "p95 ms", "setup"):
+        table.add_column(col, justify="left" if col == "router" else "right")
+    table.add_row(
+        "ours (RAPTOR, maas.raptor)",
+        f"{o50:.2f}",
+        f"{o95:.2f}",
+        f"read {read_s:.2f} s, day {day_s * 1e3:.0f} ms",
+    )
+    table.add_row("pyraptor 1.3.10", f"{p50:.1f}", f"{p95:.1f}", f"timetable {peer['build_s']:.2f} s")
+    console.print(table)
+    console.print(f"p50 speed-up: {p50 / o50:.0f}x (goal >= 10x); our p50 {o50:.2f} ms (goal <= 20 ms)")
+    console.print(
+        f"arrivals, where both answered ({agree['both_answered']}): {agree['equal']} equal, "
+        f"{agree['ours_earlier']} ours earlier, {agree['peer_earlier']} pyraptor earlier; "
+        f"answered by ours only {agree['only_ours']}, by pyraptor only {agree['only_peer']}"
+    )
+    return {"ours_ms": [o50, o95], "pyraptor_ms": [p50, p95], "speedup_p50": p50 / o50, "agreement": agree}
+
+
+def bench_plan(console: Console, args: argparse.Namespace) -> dict[str, Any]:
+    """The full plan request on the demo district, in process."""
+    import asyncio
+
+    from core.settings import Settings
+
+    data = ROOT / "tests" / "data" / "mobility"
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "BEIDOU_DATABASE_URL": f"sqlite:///{tmp}/plan.sqlite3",
+            "BEIDOU_MAAS_DIR": str(ROOT / "var" / "bench" / "maas-network"),
+            "BEIDOU_LOG_LEVEL": "WARNING",
+        }
+        env.pop("BEIDOU_REDIS_URL", None)
+        beidou = str(Path(sys.executable).parent / "beidou")
+        network = ["--gtfs", str(data / "terre-haute-gtfs.zip"), "--osm", str(data / "terre-haute.osm.pbf")]
+        with console.status("db upgrade, demo load, maas import (Terre Haute)"):
+            for cmd in (["db", "upgrade"], ["demo", "load"], ["maas", "import", *network]):
+                subprocess.run([beidou, *cmd], env=env, cwd=tmp, check=True, capture_output=True)
+        settings = Settings(
+            database_url=env["BEIDOU_DATABASE_URL"],
+            redis_url=None,
+            maas_dir=Path(env["BEIDOU_MAAS_DIR"]),
+            admin_token="bench",
+            log_level="WARNING",
+        )
+        return asyncio.run(_bench_plan(console, args, settings))
+
+
+async def _bench_plan(console: Console, args: argparse.Namespace, settings: Any) -> dict[str, Any]:
+    import httpx
+
+    from api.app import create_app
+
+    app = create_app(settings, background_tasks=False)
+    async with app.router.lifespan_context(app):
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
+        driver = (await http.post("/v1/drivers", json={"name": "bench", "phone": "13800000000"})).json()
+        headers = {"Authorization": f"Bearer {driver['token']}"}
+        rng = random.Random(args.seed)
+        centre = (39.4667, -87.4100)
+        samples: list[float] = []
+        counts: dict[str, int] = {}
+        n = min(args.queries, 200)
+        for i in range(n + 5):
+
+            def near(spread: float) -> dict[str, float]:
+                return {
+                    "lat": centre[0] + rng.uniform(-spread, spread),
+                    "lon": centre[1] + rng.uniform(-spread, spread),
+                }
+
+            depart = dt.datetime(2017, 9, 20, rng.randrange(12, 22), rng.randrange(60), tzinfo=dt.UTC)
+            body = {
+                "from": near(0.04),
+                "to": near(0.01),
+                "depart_at": depart.isoformat(),
+                "stay_minutes": 120,
+            }
+            t0 = time.perf_counter()
+            r = await http.post("/v1/trips/plan", json=body, headers=headers)
+            took = time.perf_counter() - t0
+            if i < 5:  # warm-up: first-use caches (day timetables, adjacency lists)
+                continue
+            if r.status_code == 200:
+                samples.append(took)
+                for it in r.json()["itineraries"]:
+                    counts[it["kind"]] = counts.get(it["kind"], 0) + 1
+            else:
+                counts[f"http {r.status_code}"] = counts.get(f"http {r.status_code}", 0) + 1
+        await http.aclose()
+    p50, p95 = _ms(samples)
+    console.print(
+        f"POST /v1/trips/plan, {len(samples)} plans: p50 {p50:.1f} ms, p95 {p95:.1f} ms (goal p95 <= 150 ms); "
+        f"itineraries by kind: {counts}"
+    )
+    return {"plan_ms": [p50, p95], "plans": len(samples), "kinds": counts}
+
+
+SECTIONS: dict[str, Callable[[Console, argparse.Namespace], dict[str, Any]]] = {
+    "roads": bench_roads,
+    "transit": bench_transit,
+    "plan": bench_plan,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +400,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queries", type=int, default=300)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--peer-rounds", type=int, default=5, help="pyraptor rounds (ours: 5 = 4 transfers)")
     args = parser.parse_args(argv)
     console = Console(width=120)
     console.print(f"$ python {shlex.join(sys.argv)}")

@@ -73,15 +73,24 @@ def import_network(maas_dir: Path, gtfs: Path, osm: Path, progress: Progress | N
     return net
 
 
+_loaded: dict[tuple[str, int], Network] = {}
+
+
 def load_imported(maas_dir: Path) -> Network | None:
-    """The network last imported into ``maas_dir`` (from its caches), or None if there is none."""
+    """The network last imported into ``maas_dir`` (from its caches), or None if there is none.
+
+    Kept per process and manifest version: every app instance of a process (tests start many)
+    shares one read-only network, and a new import is picked up by the next start."""
     manifest = maas_dir / MANIFEST
     if not manifest.exists():
         return None
-    sources = json.loads(manifest.read_text())
-    feed = load_feed(Path(sources["gtfs"]), maas_dir)
-    roads = import_osm(Path(sources["osm"]), maas_dir, contract=("car", "walk"))
-    return Network.build(feed, roads)
+    key = (str(manifest.resolve()), manifest.stat().st_mtime_ns)
+    if key not in _loaded:
+        sources = json.loads(manifest.read_text())
+        feed = load_feed(Path(sources["gtfs"]), maas_dir)
+        roads = import_osm(Path(sources["osm"]), maas_dir, contract=("car", "walk"))
+        _loaded[key] = Network.build(feed, roads)
+    return _loaded[key]
 
 
 def stops_near(net: Network, lat: float, lon: float, radius_m: float) -> np.ndarray:

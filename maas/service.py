@@ -58,13 +58,13 @@ class ItinerarySigner:
 
     def open(self, token: str) -> dict[str, Any] | None:
         body, _, mac = token.partition(".")
-        if not mac or not hmac.compare_digest(mac, self._mac(body.encode())):
+        if not (mac and token.isascii()) or not hmac.compare_digest(mac, self._mac(body.encode())):
             return None
         try:
-            payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+            payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
         except ValueError:
             return None
-        return payload
+        return payload if isinstance(payload, dict) else None
 
 
 def _b64(raw: bytes) -> str:

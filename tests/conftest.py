@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from api.app import create_app
 from core import migrate
 from core.db import Base
 from core.settings import Settings
+from maas.network import import_network
 from tests.support import ADMIN_TOKEN, IN_CI, PG_URL, REDIS_URL, Client
 
 TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]  # children first
@@ -100,13 +102,26 @@ def settings_for(backend: Backend, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+MOBILITY = Path(__file__).resolve().parent / "data" / "mobility"
+
+
+@pytest.fixture(scope="session")
+def maas_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Terre Haute network, imported once per run: every app of the suite serves it, so no
+    test depends on what a developer imported into ./var."""
+    where = tmp_path_factory.mktemp("maas")
+    import_network(where, MOBILITY / "terre-haute-gtfs.zip", MOBILITY / "terre-haute.osm.pbf")
+    return where
+
+
 @pytest.fixture
-async def make_client(backend: Backend) -> AsyncIterator[Callable[..., Any]]:
+async def make_client(backend: Backend, maas_dir: Path) -> AsyncIterator[Callable[..., Any]]:
     """Start an app on the backend (with setting overrides) and give an httpx client to it."""
     _wipe(backend)
     stack: list[tuple[Any, httpx.AsyncClient]] = []
 
     async def start(*, fast_paths: bool = True, **overrides: Any) -> Client:
+        overrides.setdefault("maas_dir", maas_dir)
         app = create_app(settings_for(backend, **overrides), background_tasks=False, fast_paths=fast_paths)
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
@@ -138,10 +153,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def live_server(backend: Backend) -> Iterator[LiveServer]:
+def live_server(backend: Backend, maas_dir: Path) -> Iterator[LiveServer]:
     """A real uvicorn server on loopback in a thread of its own (for SSE and sync HTTP clients)."""
     _wipe(backend)
-    app = create_app(settings_for(backend), background_tasks=False)
+    app = create_app(settings_for(backend, maas_dir=maas_dir), background_tasks=False)
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")

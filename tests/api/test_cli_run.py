@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from parking import demo
+
 BEIDOU = [sys.executable, "-m", "api.cli"]
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +46,7 @@ def test_embedded_default_end_to_end(tmp_path: Path) -> None:
     first = run("demo", "load")
     assert first.returncode == 0, first.stderr
     creds = json.loads((tmp_path / "var" / "demo-credentials.json").read_text())
-    assert len(creds["lots"]) == 6
+    assert len(creds["lots"]) == len(demo.LOTS)
     assert "already loaded" in run("demo", "load").stderr  # idempotent
 
     port = _port()

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from maas.network import import_network
 from tests.support import Client, iso, now_utc
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mobility"
@@ -24,16 +23,9 @@ SOUTH = {"lat": 39.4283, "lon": -87.4170}
 FEED_DAY = "2017-09-20T12:30:00+00:00"  # a Wednesday inside the feed's validity (08:30 local)
 
 
-@pytest.fixture(scope="session")
-def maas_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    where = tmp_path_factory.mktemp("maas")
-    import_network(where, GTFS, DATA / "terre-haute.osm.pbf")
-    return where
-
-
 @pytest.fixture
-async def trips(make_client: Any, maas_dir: Path) -> Client:
-    return await make_client(maas_dir=maas_dir)  # type: ignore[no-any-return]
+async def trips(make_client: Any) -> Client:
+    return await make_client()  # type: ignore[no-any-return]  # serves conftest's maas_dir
 
 
 def stop_times_of(trip_id: str) -> dict[str, tuple[str, str]]:
