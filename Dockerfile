@@ -10,7 +10,10 @@ COPY maas maas
 COPY hardware hardware
 COPY api api
 COPY migrations migrations
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 beidou
+# the demo transport network (served until a district imports its own)
+COPY tests/data/mobility share/mobility
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 beidou \
+  && mkdir -p /data/maas && chown beidou /data/maas
 USER beidou
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \

@@ -26,7 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -118,6 +118,12 @@ class Itinerary:
     def walk_m(self) -> float:
         return sum(leg.distance_m for leg in self.legs if leg.mode == "walk")
 
+    def shifted(self, by: dt.timedelta) -> Itinerary:
+        """The same trip started ``by`` later (for arrive-by: leave as late as possible)."""
+        legs = [replace(leg, start=leg.start + by, end=leg.end + by) for leg in self.legs]
+        park_at = self.park_at + by if self.park_at is not None else None
+        return replace(self, legs=legs, park_at=park_at)
+
     def key(self) -> tuple[float, int, float]:
         return (self.end.timestamp(), self.cost_fen, self.walk_m)
 
@@ -190,12 +196,14 @@ class Planner:
         prepared: Prepared,
         quotes: dict[str, LotQuote],
         max_results: int,
+        window_s: int | None = None,
     ) -> list[Itinerary]:
+        """``window_s``: plan transit over a departure window (arrive-by planning)."""
         options: list[Itinerary] = []
         if "walk" in modes:
             options += self._walk_only(origin, dest, depart)
         if "transit" in modes:  # walking to and from the stops comes with it
-            options += self._walk_transit(origin, dest, depart)
+            options += self._walk_transit(origin, dest, depart, window_s)
         if "car" in modes:
             options += self._park_walk(origin, dest, depart, prepared, quotes)
             if "transit" in modes:
@@ -208,7 +216,12 @@ class Planner:
             return []
         return [Itinerary("walk", [self._road_leg("walk", route, depart, "origin", "destination")])]
 
-    def _walk_transit(self, origin: Point, dest: Point, depart: dt.datetime) -> list[Itinerary]:
+    def _walk_transit(
+        self, origin: Point, dest: Point, depart: dt.datetime, window_s: int | None = None
+    ) -> list[Itinerary]:
+        """Walk + transit; with ``window_s``, every non-dominated departure in the window (range
+        RAPTOR) rather than the earliest arrival from ``depart``. The walk to the first stop
+        starts just in time for the vehicle."""
         net = self.net
         feed = net.feed
         src, src_s = walk_access(
@@ -219,17 +232,35 @@ class Planner:
         )
         if not len(src) or not len(dst):
             return []
-        journeys = net.transit.earliest(
-            src.tolist(),
-            dst.tolist(),
-            self._local(depart),
-            max_transfers=MAX_TRANSFERS,
-            source_delays_s=[math.ceil(s) for s in src_s],
-            target_delays_s=[math.ceil(s) for s in dst_s],
-        )
+        access = [math.ceil(s) for s in src_s]
+        egress = [math.ceil(s) for s in dst_s]
+        if window_s is None:
+            journeys = net.transit.earliest(
+                src.tolist(),
+                dst.tolist(),
+                self._local(depart),
+                max_transfers=MAX_TRANSFERS,
+                source_delays_s=access,
+                target_delays_s=egress,
+            )
+        else:
+            journeys = net.transit.range_earliest(
+                src.tolist(),
+                dst.tolist(),
+                self._local(depart),
+                window_s,
+                max_transfers=MAX_TRANSFERS,
+                source_delays_s=access,
+                target_delays_s=egress,
+            )
+        walk_to = dict(zip(src.tolist(), access, strict=True))
         out = []
         for j in journeys:
-            legs = [self._walk_leg(origin, int(j.legs[0].from_stop), start=depart, to_stop=True)]
+            if not j.legs:
+                continue
+            first = int(j.legs[0].from_stop)
+            leave = self._aware(j.legs[0].departure) - dt.timedelta(seconds=walk_to[first])
+            legs = [self._walk_leg(origin, first, start=max(depart, leave), to_stop=True)]
             legs += self._transit_legs(j)
             legs.append(self._walk_leg(dest, int(j.legs[-1].to_stop), start=legs[-1].end, to_stop=False))
             out.append(Itinerary("transit", legs, transfers=j.transfers))

@@ -21,7 +21,7 @@ from typing import Any
 
 from core.errors import Conflict, Invalid, NotFound, Unavailable
 from maas.network import Network
-from maas.planner import LotCandidate, LotQuote, Planner, Point
+from maas.planner import Itinerary, LotCandidate, LotQuote, Planner, Point
 from parking.access import Principal, require
 from parking.bookings import create_booking
 from parking.context import Ctx
@@ -31,6 +31,7 @@ from parking.registry import driver_plates
 from parking.schemas import BookingIn
 
 PLAN_VALID_S = 30 * 60  # a plan may be booked for this long after it was made
+ARRIVE_BY_WINDOW = dt.timedelta(hours=3)  # how long before an arrive-by deadline trips may leave
 ALL_MODES = {"walk", "transit", "car"}
 
 
@@ -84,30 +85,21 @@ async def plan_trip(
     lots = [LotCandidate(str(lot.id), lot.name, lot.lat, lot.lon) for lot in await all_lots(ctx)]
     arrive_by = req.arrive_by
     depart = req.depart_at or ctx.now
+    window_s = None
     if arrive_by is not None:
-        # plan from a departure early enough, then keep what arrives in time, latest start first
-        depart = max(ctx.now, arrive_by - dt.timedelta(hours=3))
+        # transit: every departure of the window before the deadline (range RAPTOR); trips
+        # without a timetable are planned from the window's start, then moved to end on time
+        depart, window_s = arrive_by - ARRIVE_BY_WINDOW, int(ARRIVE_BY_WINDOW.total_seconds())
     prepared = await asyncio.to_thread(planner.prepare, req.origin, req.dest, depart, lots, req.modes)
-    arrivals = {uuid.UUID(k): v for k, v in prepared.arrive.items() if _candidate(prepared, k)}
-    quotes = {
-        str(k): LotQuote(q.free_spaces, q.cost_fen)
-        for k, q in (await quote_stays(ctx, arrivals, req.stay_minutes)).items()
-    }
+    quotes = await _quotes(ctx, {k: v for k, v in prepared.arrive.items() if _candidate(prepared, k)}, req)
     itineraries = await asyncio.to_thread(
-        planner.plan,
-        req.origin,
-        req.dest,
-        depart,
-        req.modes,
-        prepared,
-        quotes,
-        50 if arrive_by else req.max_results,
+        planner.plan, req.origin, req.dest, depart, req.modes, prepared, quotes, 50, window_s
     )
-    reason = None
     if arrive_by is not None:
-        itineraries = [it for it in itineraries if it.end <= arrive_by]
+        itineraries = await _leave_late(ctx, itineraries, arrive_by, req)
         itineraries.sort(key=lambda it: (-it.start.timestamp(), it.cost_fen, it.walk_m))
-        itineraries = itineraries[: req.max_results]
+    itineraries = itineraries[: req.max_results]
+    reason = None
     if not itineraries:
         reason = (
             "no itinerary with the requested modes: no reachable stop or lot with a free space, "
@@ -127,6 +119,33 @@ async def plan_trip(
         }
         out.append({"id": signer.sign(payload), **it.as_json()})
     return {"itineraries": out, "reason": reason}
+
+
+async def _quotes(ctx: Ctx, arrivals: dict[str, dt.datetime], req: PlanRequest) -> dict[str, LotQuote]:
+    quoted = await quote_stays(ctx, {uuid.UUID(k): v for k, v in arrivals.items()}, req.stay_minutes)
+    return {str(k): LotQuote(q.free_spaces, q.cost_fen) for k, q in quoted.items()}
+
+
+async def _leave_late(
+    ctx: Ctx, itineraries: list[Itinerary], arrive_by: dt.datetime, req: PlanRequest
+) -> list[Itinerary]:
+    """Keep what arrives in time; move timetable-free trips to arrive just on time, and quote
+    their lot again for the later arrival (dropping it if no space is free then)."""
+    out = []
+    for it in itineraries:
+        if it.end > arrive_by:
+            continue
+        if any(leg.mode == "transit" for leg in it.legs):
+            out.append(it)
+            continue
+        late = it.shifted(arrive_by - it.end)
+        if late.lot_id is not None and late.park_at is not None:
+            quote = (await _quotes(ctx, {late.lot_id: late.park_at}, req)).get(late.lot_id)
+            if quote is None or quote.free_spaces <= 0:
+                continue
+            late.cost_fen = quote.cost_fen
+        out.append(late)
+    return out
 
 
 def _candidate(prepared: Any, lot_id: str) -> bool:

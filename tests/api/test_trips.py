@@ -85,6 +85,20 @@ async def test_walk_and_transit_follow_the_timetable(trips: Client) -> None:
     assert all(dt.datetime.fromisoformat(x["start"]) >= dt.datetime.fromisoformat(FEED_DAY) for x in found)
 
 
+async def test_arrive_by_keeps_what_arrives_in_time_latest_start_first(trips: Client) -> None:
+    drv = await trips.driver("沪A12345")
+    deadline = "2017-09-20T15:00:00+00:00"
+    ask = {"from": SOUTH, "to": DOWNTOWN, "arrive_by": deadline, "modes": ["walk", "transit"]}
+    r = await trips.http.post("/v1/trips/plan", json=ask, headers=drv.h)
+    assert r.status_code == 200, r.text
+    found = r.json()["itineraries"]
+    assert any(leg["mode"] == "transit" for it in found for leg in it["legs"])
+    ends = [dt.datetime.fromisoformat(it["end"]) for it in found]
+    assert all(end <= dt.datetime.fromisoformat(deadline) for end in ends)
+    starts = [dt.datetime.fromisoformat(it["start"]) for it in found]
+    assert starts == sorted(starts, reverse=True)
+
+
 async def test_plan_then_book_the_lot_then_it_is_full(trips: Client) -> None:
     op = await trips.operator()
     lot = await trips.lot(op, spaces=1, lat=39.4660, lon=-87.4125, name="Downtown Garage")

@@ -40,14 +40,22 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_compose_file_is_the_production_shape() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert set(services) >= {"postgres", "redis", "mosquitto", "api"}
-    assert all("healthcheck" in svc for svc in services.values())
+    assert set(services) >= {"postgres", "redis", "mosquitto", "api", "maas-import"}
+    # every long-running service has a healthcheck; one-shot jobs run to completion instead
+    assert all("healthcheck" in svc for svc in services.values() if svc.get("restart") != "no")
     depends = services["api"]["depends_on"]
     assert {name: d["condition"] for name, d in depends.items()} == {
+        "maas-import": "service_completed_successfully",
         "postgres": "service_healthy",
         "redis": "service_healthy",
         "mosquitto": "service_healthy",
     }
+    # the API serves the network the import job wrote into the shared volume
+    assert (
+        services["api"]["environment"]["BEIDOU_MAAS_DIR"]
+        == services["maas-import"]["environment"]["BEIDOU_MAAS_DIR"]
+    )
+    assert "maasdata:/data/maas" in services["api"]["volumes"]
     env = services["api"]["environment"]
     known = {f"BEIDOU_{name.upper()}" for name in Settings.model_fields} | {"BEIDOU_WORKERS"}
     assert set(env) <= known, set(env) - known
