@@ -12,6 +12,7 @@ import base64
 import io
 import socket
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +41,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-async def caster(client: Client) -> AsyncIterator[tuple[Caster, int]]:
+@asynccontextmanager
+async def serving_caster(client: Client, **timeouts: float) -> AsyncIterator[tuple[Caster, int]]:
+    """A caster on a free loopback port, its accounts in the client's database: mounts YANGPU1
+    and TONGJI, users ``rover`` (every mount) and ``limited`` (TONGJI only)."""
     sessionmaker = client.app.state.beidou.sessionmaker
     async with sessionmaker() as db:
         await ntrip_accounts.add_mount(db, "YANGPU1", "base-secret", identifier="Yangpu Riverside")
@@ -49,14 +52,18 @@ async def caster(client: Client) -> AsyncIterator[tuple[Caster, int]]:
         await ntrip_accounts.add_user(db, "rover", "rover-secret")
         await ntrip_accounts.add_user(db, "limited", "limited-secret", mounts=["TONGJI"])
         await db.commit()
-    caster = Caster(
-        DatabaseAccounts(sessionmaker), source_timeout_s=1.0, lag_timeout_s=0.5, head_timeout_s=1.0
-    )
+    caster = Caster(DatabaseAccounts(sessionmaker), **timeouts)
     port = _free_port()
     server = await caster.serve("127.0.0.1", port)
     async with server:
         yield caster, port
         await caster.close()
+
+
+@pytest.fixture
+async def caster(client: Client) -> AsyncIterator[tuple[Caster, int]]:
+    async with serving_caster(client, source_timeout_s=1.0, lag_timeout_s=0.5, head_timeout_s=1.0) as served:
+        yield served
 
 
 def basic(user: str, password: str) -> str:

@@ -15,22 +15,18 @@ client's output, because of a second quirk (see the test).
 from __future__ import annotations
 
 import asyncio
-import io
 import queue
-import socket
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pygnssutils.gnssntripclient import GNSSNTRIPClient
-from pyrtcm import RTCMReader
 
 from gnss.ntrip.caster import Caster
 from hardware.ntrip_source import open_source
-from parking import ntrip_accounts
-from parking.ntrip_accounts import DatabaseAccounts
+from tests.api.test_ntrip import pyrtcm_frames, serving_caster, wait_for
 from tests.support import Client
 
 RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
@@ -39,40 +35,10 @@ F9P = RTCM / "pygnssutils_pygpsdata-rtcm3.log"  # u-blox F9P base, 158 epochs, 1
 PRIMER_SOURCE = RTCM / "pyrtcm_pygpsdata-NTRIP-USCL00CHL0.log"  # primer frames come from here
 
 
-def pyrtcm_frames(path: Path) -> list[bytes]:
-    return [raw for raw, _ in RTCMReader(io.BytesIO(path.read_bytes()), quitonerror=0)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 async def caster(client: Client) -> AsyncIterator[tuple[Caster, int]]:
-    sessionmaker = client.app.state.beidou.sessionmaker
-    async with sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "YANGPU1", "base-secret", identifier="Yangpu Riverside")
-        await ntrip_accounts.add_mount(db, "TONGJI", "tongji-secret")
-        await ntrip_accounts.add_user(db, "rover", "rover-secret")
-        await db.commit()
-    caster = Caster(
-        DatabaseAccounts(sessionmaker), source_timeout_s=5.0, lag_timeout_s=5.0, head_timeout_s=2.0
-    )
-    port = _free_port()
-    server = await caster.serve("127.0.0.1", port)
-    async with server:
-        yield caster, port
-        await caster.close()
-
-
-async def wait_for(predicate: Callable[[], bool], within_s: float = 5.0) -> None:
-    for _ in range(int(within_s / 0.02)):
-        if predicate():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not reached")
+    async with serving_caster(client, source_timeout_s=5.0, lag_timeout_s=5.0, head_timeout_s=2.0) as served:
+        yield served
 
 
 def _reader_threads() -> list[threading.Thread]:
