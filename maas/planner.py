@@ -34,7 +34,7 @@ import numpy as np
 from maas.network import Network, stops_near
 from maas.osm import WALK_SPEED_MPS
 from maas.raptor import Journey
-from maas.roads import Route, travel_times, walk_access
+from maas.roads import OutsideNetwork, Route, travel_times, walk_access
 
 ACCESS_M = 1000.0  # walking to or from a stop
 PARK_NEAR_M = 1200.0  # straight line from a lot to the destination
@@ -173,7 +173,10 @@ class Planner:
         near_stop = np.array(
             [len(stops_near(net, a, b, PR_ACCESS_M)) > 0 for a, b in zip(lat, lon, strict=True)]
         )
-        car = travel_times(net.roads, "car", origin.lat, origin.lon, lat, lon, index=net.car_index)
+        try:
+            car = travel_times(net.roads, "car", origin.lat, origin.lon, lat, lon, index=net.car_index)
+        except OutsideNetwork:  # no road for cars near the origin: the other modes still plan
+            return prepared
         for i, lot in enumerate(lots):
             if not math.isfinite(car[i]):
                 continue
@@ -198,7 +201,8 @@ class Planner:
         max_results: int,
         window_s: int | None = None,
     ) -> list[Itinerary]:
-        """``window_s``: plan transit over a departure window (arrive-by planning)."""
+        """``window_s``: plan transit over a departure window (arrive-by planning); the options
+        come back unranked, for the caller to move and quote again before :func:`rank`."""
         options: list[Itinerary] = []
         if "walk" in modes:
             options += self._walk_only(origin, dest, depart)
@@ -208,6 +212,8 @@ class Planner:
             options += self._park_walk(origin, dest, depart, prepared, quotes)
             if "transit" in modes:
                 options += self._park_ride(origin, dest, depart, prepared, quotes)
+        if window_s is not None:  # arrive-by: the caller moves timetable-free trips, then ranks
+            return options
         return rank(options, max_results)
 
     def _walk_only(self, origin: Point, dest: Point, depart: dt.datetime) -> list[Itinerary]:
@@ -437,18 +443,22 @@ class Planner:
         return legs
 
 
-def rank(options: list[Itinerary], max_results: int) -> list[Itinerary]:
-    """Drop every option another beats or equals on arrival, cost and walking, then sort."""
+def rank(options: list[Itinerary], max_results: int, leave_late: bool = False) -> list[Itinerary]:
+    """Drop every option another beats or equals on time, cost and walking, then sort. Time is
+    the arrival, or for arrive-by planning (``leave_late``) the departure, later being better."""
+
+    def key(it: Itinerary) -> tuple[float, int, float]:
+        return (-it.start.timestamp(), it.cost_fen, it.walk_m) if leave_late else it.key()
+
+    keys = [key(it) for it in options]
     kept: list[Itinerary] = []
-    for a in options:
-        ka = a.key()
-        dominated = any(
-            b is not a and all(x <= y for x, y in zip(b.key(), ka, strict=True)) and b.key() != ka
-            for b in options
-        )
-        if not dominated and all(b.key() != ka for b in kept):
-            kept.append(a)
-    kept.sort(key=lambda it: it.key())
+    seen: set[tuple[float, int, float]] = set()
+    for it, ka in zip(options, keys, strict=True):
+        dominated = any(kb != ka and all(x <= y for x, y in zip(kb, ka, strict=True)) for kb in keys)
+        if not dominated and ka not in seen:
+            seen.add(ka)
+            kept.append(it)
+    kept.sort(key=key)
     return kept[:max_results]
 
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from core.errors import Conflict, Invalid, NotFound, Unavailable
 from maas.network import Network
-from maas.planner import Itinerary, LotCandidate, LotQuote, Planner, Point
+from maas.planner import Itinerary, LotCandidate, LotQuote, Planner, Point, rank
 from parking.access import Principal, require
 from parking.bookings import create_booking
 from parking.context import Ctx
@@ -96,8 +96,9 @@ async def plan_trip(
         planner.plan, req.origin, req.dest, depart, req.modes, prepared, quotes, 50, window_s
     )
     if arrive_by is not None:
-        itineraries = await _leave_late(ctx, itineraries, arrive_by, req)
-        itineraries.sort(key=lambda it: (-it.start.timestamp(), it.cost_fen, it.walk_m))
+        itineraries = rank(
+            await _leave_late(ctx, itineraries, arrive_by, req), req.max_results, leave_late=True
+        )
     itineraries = itineraries[: req.max_results]
     reason = None
     if not itineraries:

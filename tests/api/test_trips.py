@@ -99,6 +99,21 @@ async def test_arrive_by_keeps_what_arrives_in_time_latest_start_first(trips: Cl
     assert starts == sorted(starts, reverse=True)
 
 
+async def test_arrive_by_with_a_car_parks_just_in_time(trips: Client) -> None:
+    op = await trips.operator()
+    lot = await trips.lot(op, spaces=2, lat=39.4660, lon=-87.4125, name="Downtown Garage")
+    drv = await trips.driver("沪A12345")
+    deadline = (now_utc() + dt.timedelta(days=2)).replace(microsecond=0)
+    ask = {"from": SOUTH, "to": DOWNTOWN, "arrive_by": iso(deadline), "modes": ["car", "walk"]}
+    r = await trips.http.post("/v1/trips/plan", json=ask, headers=drv.h)
+    assert r.status_code == 200, r.text
+    parked = [it for it in r.json()["itineraries"] if it["lot_id"] == lot["id"]]
+    assert len(parked) == 1
+    # a trip without a timetable leaves as late as it can: it arrives on the deadline itself
+    assert dt.datetime.fromisoformat(parked[0]["end"]) == deadline
+    check_chain(parked[0])
+
+
 async def test_plan_then_book_the_lot_then_it_is_full(trips: Client) -> None:
     op = await trips.operator()
     lot = await trips.lot(op, spaces=1, lat=39.4660, lon=-87.4125, name="Downtown Garage")
