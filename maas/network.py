@@ -19,7 +19,8 @@ import numpy as np
 from maas.gtfs import Feed, load_feed
 from maas.osm import RoadNetwork, import_osm
 from maas.raptor import Router
-from maas.roads import RoadRouter, SnapIndex, stop_footpaths
+from maas.roads import RoadRouter, SnapIndex
+from maas.tables import stop_footpaths
 
 MANIFEST = "network.json"
 FOOTPATH_M = 400.0

@@ -34,7 +34,8 @@ import numpy as np
 from maas.network import Network, stops_near
 from maas.osm import WALK_SPEED_MPS
 from maas.raptor import Journey
-from maas.roads import OutsideNetwork, Route, travel_times, walk_access
+from maas.roads import OutsideNetwork, Route
+from maas.tables import travel_times, walk_access
 
 ACCESS_M = 1000.0  # walking to or from a stop
 PARK_NEAR_M = 1200.0  # straight line from a lot to the destination

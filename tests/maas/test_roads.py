@@ -23,15 +23,8 @@ from scipy.sparse.csgraph import dijkstra
 from core.errors import Invalid
 from maas.ch import HierarchyQuery, hierarchy_for
 from maas.osm import WALK_SPEED_MPS, Profile, RoadNetwork, haversine_m, import_osm
-from maas.roads import (
-    OutsideNetwork,
-    RoadRouter,
-    SnapIndex,
-    stop_footpaths,
-    travel_matrix,
-    travel_times,
-    walk_access,
-)
+from maas.roads import OutsideNetwork, RoadRouter, SnapIndex
+from maas.tables import stop_footpaths, travel_matrix, travel_times, walk_access
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mobility"
 PBF = DATA / "terre-haute.osm.pbf"
