@@ -1,0 +1,128 @@
+"""Broadcast orbits checked against the real world: a receiver's measured pseudoranges.
+
+The NovAtel capture (Hiroshima, 2022-12-13) carries, in one minute, the station's surveyed
+antenna position (1005), broadcast ephemerides of GPS, Galileo, QZSS and BeiDou (1019, 1045/1046,
+1044, 1042) and MSM7 pseudoranges. With correct satellite positions and clocks, every satellite's
+pseudorange minus its geometric range plus its clock is the same receiver clock offset, up to the
+atmosphere (metres to a few tens of metres) — an independent, physical check of the orbit code:
+a wrong constant or a missing BeiDou GEO rotation puts a satellite off by kilometres.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gnss import orbits
+from gnss.geodesy import ecef_to_geodetic
+from gnss.orbits import (
+    C_MPS,
+    FRAME,
+    KeplerArrays,
+    earth_rotation,
+    eccentric_anomaly,
+    satellite_state,
+    wrap_week,
+)
+from gnss.rtcm.decode import decode
+from gnss.rtcm.ephemeris import KeplerEphemeris
+from gnss.rtcm.framing import RtcmFramer
+from gnss.rtcm.msm import MsmEpoch
+from gnss.rtcm.station import StationArp
+
+CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
+
+
+@pytest.fixture(scope="module")
+def records() -> list[object]:
+    out = []
+    for frame in RtcmFramer().feed(CAPTURE.read_bytes()):
+        rec = decode(frame)
+        if rec is not None:
+            out.append(rec)
+    return out
+
+
+def elevation_deg(rx: np.ndarray, sat: np.ndarray) -> np.ndarray:
+    lat_deg, lon_deg, _ = ecef_to_geodetic(rx)
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    los = sat - rx
+    return np.degrees(np.arcsin(los @ up / np.linalg.norm(los, axis=1)))
+
+
+def residuals(records: list[object], msg_type: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prn, pseudorange - range + c * clock, elevation) for the last epoch of a message type."""
+    arp = next(r for r in records if isinstance(r, StationArp))
+    rx = np.asarray(arp.ecef_m, dtype=np.float64)
+    msms = [r for r in records if isinstance(r, MsmEpoch) and r.msg_type == msg_type]
+    last = msms[-1].epoch_s
+    parts = [m for m in msms if m.epoch_s == last]  # an epoch may span several messages
+    system = parts[0].system
+    ephs: dict[int, KeplerEphemeris] = {}
+    for r in records:
+        if isinstance(r, KeplerEphemeris) and r.system == system:
+            ephs[r.prn] = r
+    prns, rows, pr = [], [], []
+    for part in parts:
+        for prn in np.unique(part.prn):
+            cells = np.flatnonzero((part.prn == prn) & np.isfinite(part.pr_m))
+            if int(prn) in ephs and len(cells) and int(prn) not in prns:
+                prns.append(int(prn))
+                rows.append(ephs[int(prn)])
+                pr.append(float(part.pr_m[cells[0]]))
+    eph = KeplerArrays.from_records(rows)
+    pr_m = np.array(pr)
+    t_rx = np.full(len(pr_m), last)
+    clock = np.zeros(len(pr_m))
+    for _ in range(3):  # transmission time: reception - flight - satellite clock
+        pos, clock = satellite_state(eph, t_rx - pr_m / C_MPS - clock)
+    travel = np.linalg.norm(pos - rx, axis=1) / C_MPS
+    pos = earth_rotation(pos, travel, FRAME[system][1])
+    rho = np.linalg.norm(pos - rx, axis=1)
+    return np.array(prns), pr_m - rho + C_MPS * clock, elevation_deg(rx, pos)
+
+
+@pytest.mark.parametrize(("msg_type", "least"), [(1077, 6), (1097, 4), (1117, 1), (1127, 8)])
+def test_pseudoranges_agree_with_broadcast_orbits(records: list[object], msg_type: int, least: int) -> None:
+    prns, res, elev = residuals(records, msg_type)
+    above = elev > 10
+    assert above.sum() >= least
+    common = np.median(res[above])  # the receiver clock (same for every satellite of the system)
+    spread = res[above] - common
+    assert np.all(np.abs(spread) < 30.0), dict(
+        zip(prns[above].tolist(), spread.round(1).tolist(), strict=True)
+    )
+
+
+def test_receiver_clock_is_one_across_gps_galileo_and_qzss(records: list[object]) -> None:
+    """GPST, GST and QZSST are one time scale as broadcast: the common offsets agree to metres."""
+    clocks = []
+    for msg_type in (1077, 1097, 1117):
+        _, res, elev = residuals(records, msg_type)
+        clocks.append(np.median(res[elev > 10]))
+    assert max(clocks) - min(clocks) < 30.0
+
+
+def test_beidou_geo_rotation_matters(records: list[object], monkeypatch: pytest.MonkeyPatch) -> None:
+    """With the GEO transformation the GEO satellites fit the others to metres; computed like the
+    MEO/IGSO ones instead, they are kilometres off (so the check above has teeth)."""
+    prns, res, elev = residuals(records, 1127)
+    geo = np.isin(prns, [1, 2, 3, 4, 5, 59, 60, 61, 62, 63]) & (elev > 10)
+    assert geo.sum() >= 4
+    common = np.median(res[elev > 10])
+    assert np.all(np.abs(res[geo] - common) < 30.0)
+    monkeypatch.setattr(orbits, "BDS_GEO_PRNS", frozenset())
+    _, wrong, _ = residuals(records, 1127)
+    assert np.all(np.abs(wrong[geo] - common) > 1_000.0)
+
+
+def test_kepler_equation_and_week_wrap() -> None:
+    m = np.linspace(-np.pi, np.pi, 101)
+    for e in (0.0, 0.01, 0.1, 0.7):
+        big_e = eccentric_anomaly(m, np.full_like(m, e))
+        assert np.allclose(big_e - e * np.sin(big_e), m, atol=1e-12)
+    assert wrap_week(np.array([604_800.0 - 1_800.0]))[0] == pytest.approx(-1_800.0)
+    assert wrap_week(np.array([-400_000.0]))[0] == pytest.approx(204_800.0)
