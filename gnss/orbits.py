@@ -158,3 +158,15 @@ def earth_rotation(pos: F64, travel_s: F64, omega_e: F64 | float = FRAME["G"][1]
     angle = np.asarray(omega_e) * np.asarray(travel_s)
     ca, sa = np.cos(angle), np.sin(angle)
     return np.stack([ca * pos[:, 0] + sa * pos[:, 1], -sa * pos[:, 0] + ca * pos[:, 1], pos[:, 2]], axis=1)
+
+
+def transmit_states(eph: KeplerArrays, t_rx_s: F64, pr_m: F64) -> tuple[F64, F64]:
+    """Satellite positions (ECEF at transmission, not yet rotated to the reception frame) and
+    clocks for pseudoranges ``pr_m`` received at ``t_rx_s``: the transmission time is reception
+    minus flight time minus satellite clock, iterated (two passes reach the millimetre)."""
+    t_rx = np.asarray(t_rx_s, dtype=np.float64)
+    clock = np.zeros(len(eph))
+    pos = np.zeros((len(eph), 3))
+    for _ in range(3):
+        pos, clock = satellite_state(eph, t_rx - np.asarray(pr_m) / C_MPS - clock)
+    return pos, clock

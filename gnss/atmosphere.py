@@ -1,0 +1,56 @@
+"""Broadcast atmosphere models for single point positioning: Klobuchar ionosphere (GPS, and
+BeiDou's 8-parameter model has the same form) and Saastamoinen troposphere with a standard
+atmosphere, as in IS-GPS-200 20.3.3.5.2.5 and RTKLIB's ``tropmodel``: metres of delay along the
+line of sight, vectorised over satellites."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+F64 = NDArray[np.float64]
+C_MPS: Final = 299_792_458.0
+
+
+def saastamoinen_m(lat_rad: float, h_m: float, el_rad: ArrayLike, humidity: float = 0.7) -> F64:
+    """Tropospheric delay (hydrostatic + wet) for a receiver at ``h_m`` ellipsoidal height."""
+    el = np.asarray(el_rad, dtype=np.float64)
+    if h_m < -100.0 or h_m > 1e4:
+        return np.zeros_like(el)
+    hgt = max(h_m, 0.0)
+    pres = 1013.25 * (1.0 - 2.2557e-5 * hgt) ** 5.2568
+    temp = 15.0 - 6.5e-3 * hgt + 273.16
+    e = 6.108 * humidity * np.exp((17.15 * temp - 4684.0) / (temp - 38.45))
+    cos_z = np.cos(np.pi / 2 - np.clip(el, 1e-3, None))
+    dry = 0.0022768 * pres / (1.0 - 0.00266 * np.cos(2 * lat_rad) - 0.00028 * hgt / 1e3) / cos_z
+    wet = 0.002277 * (1255.0 / temp + 0.05) * e / cos_z
+    return np.asarray(np.where(el > 0, dry + wet, 0.0), dtype=np.float64)
+
+
+def klobuchar_m(
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    lat_rad: float,
+    lon_rad: float,
+    az_rad: ArrayLike,
+    el_rad: ArrayLike,
+    tow_s: float,
+) -> F64:
+    """L1 ionospheric delay from the broadcast Klobuchar coefficients (semicircle units inside,
+    as the ICD writes it)."""
+    a, b = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    az, el = np.asarray(az_rad, dtype=np.float64), np.asarray(el_rad, dtype=np.float64)
+    e_sc = el / np.pi
+    psi = 0.0137 / (e_sc + 0.11) - 0.022
+    phi_i = np.clip(lat_rad / np.pi + psi * np.cos(az), -0.416, 0.416)
+    lam_i = lon_rad / np.pi + psi * np.sin(az) / np.cos(phi_i * np.pi)
+    phi_m = phi_i + 0.064 * np.cos((lam_i - 1.617) * np.pi)
+    t = (43200.0 * lam_i + tow_s) % 86400.0
+    amp = np.maximum(0.0, a[0] + phi_m * (a[1] + phi_m * (a[2] + phi_m * a[3])))
+    per = np.maximum(72000.0, b[0] + phi_m * (b[1] + phi_m * (b[2] + phi_m * b[3])))
+    x = 2 * np.pi * (t - 50400.0) / per
+    f = 1.0 + 16.0 * (0.53 - e_sc) ** 3
+    delay = np.where(np.abs(x) < 1.57, 5e-9 + amp * (1 - x**2 / 2 + x**4 / 24), 5e-9)
+    return np.asarray(C_MPS * f * delay, dtype=np.float64)
