@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gnss_ingest.py
 	$(BIN)/python benchmarks/ntrip_fanout.py
 	$(BIN)/python benchmarks/maas.py
+	$(BIN)/python benchmarks/rtk.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

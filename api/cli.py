@@ -22,6 +22,7 @@ from rich.console import Console
 from api.cli_gnss import gnss_app
 from api.cli_maas import maas_app
 from api.cli_ntrip import ntrip_app
+from api.cli_rtk import rtk_app
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
@@ -39,6 +40,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(gnss_app, name="gnss")
 app.add_typer(ntrip_app, name="ntrip")
 app.add_typer(maas_app, name="maas")
+app.add_typer(rtk_app, name="rtk")  # compare, plot; the engine's solve is added in api/cli_rtk.py
 console = Console(stderr=True)
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"

@@ -54,3 +54,46 @@ def klobuchar_m(
     f = 1.0 + 16.0 * (0.53 - e_sc) ** 3
     delay = np.where(np.abs(x) < 1.57, 5e-9 + amp * (1 - x**2 / 2 + x**4 / 24), 5e-9)
     return np.asarray(C_MPS * f * delay, dtype=np.float64)
+
+
+# Niell (1996) hydrostatic mapping: average and seasonal-amplitude coefficients a, b, c at
+# latitudes 15, 30, 45, 60, 75 degrees, and the height correction's a, b, c.
+_NMF_AVG: Final = np.array(
+    [
+        [1.2769934e-3, 1.2683230e-3, 1.2465397e-3, 1.2196049e-3, 1.2045996e-3],
+        [2.9153695e-3, 2.9152299e-3, 2.9288445e-3, 2.9022565e-3, 2.9024912e-3],
+        [62.610505e-3, 62.837393e-3, 63.721774e-3, 63.824265e-3, 64.258455e-3],
+    ]
+)
+_NMF_AMP: Final = np.array(
+    [
+        [0.0, 1.2709626e-5, 2.6523662e-5, 3.4000452e-5, 4.1202191e-5],
+        [0.0, 2.1414979e-5, 3.0160779e-5, 7.2562722e-5, 11.723375e-5],
+        [0.0, 9.0128400e-5, 4.3497037e-5, 84.795348e-5, 170.37206e-5],
+    ]
+)
+_NMF_HEIGHT: Final = (2.53e-5, 5.49e-3, 1.14e-3)
+
+
+def _continued_fraction(sin_el: F64, a: float, b: float, c: float) -> F64:
+    return np.asarray(
+        (1.0 + a / (1.0 + b / (1.0 + c))) / (sin_el + a / (sin_el + b / (sin_el + c))), dtype=np.float64
+    )
+
+
+def niell_hydrostatic(lat_rad: float, h_m: float, el_rad: ArrayLike, day_of_year: float) -> F64:
+    """Niell's hydrostatic mapping function: zenith delay -> slant delay. Used with the
+    hydrostatic zenith delay by the RTK filter, as RTKLIB's ``tropmapf`` (NMF) does: at low
+    elevations it departs from 1/sin(el) by centimetres, which base and rover see alike only
+    when their elevations match, so both engines must map the same way to agree."""
+    el = np.asarray(el_rad, dtype=np.float64)
+    lat_deg = abs(np.degrees(lat_rad))
+    season = np.cos(2 * np.pi * ((day_of_year - 28.0) / 365.25 + (0.5 if lat_rad < 0 else 0.0)))
+    grid = np.array([15.0, 30.0, 45.0, 60.0, 75.0])
+    coef = [
+        float(np.interp(lat_deg, grid, _NMF_AVG[i]) - np.interp(lat_deg, grid, _NMF_AMP[i]) * season)
+        for i in range(3)
+    ]
+    sin_el = np.sin(np.clip(el, 1e-3, None))
+    height = (1.0 / sin_el - _continued_fraction(sin_el, *_NMF_HEIGHT)) * h_m / 1e3
+    return np.asarray(np.where(el > 0, _continued_fraction(sin_el, *coef) + height, 0.0), dtype=np.float64)

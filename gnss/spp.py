@@ -95,6 +95,7 @@ def solve(
     raim: bool = True,
     raim_k: float = 5.0,
     max_exclusions: int = 2,
+    x0: F64 | None = None,
 ) -> SppSolution:
     """Position from pseudoranges (satellite positions at transmission, ECEF at transmission).
 
@@ -102,11 +103,15 @@ def solve(
     robust spread (1.4826 x median absolute value, at least 1) is dropped and the solution redone,
     while at least two redundant satellites remain, up to ``max_exclusions`` times. A chi-square
     test on the error model alone would reject nearly every real epoch: the model's sigmas do not
-    know the troposphere's residual or multipath, the robust spread does."""
+    know the troposphere's residual or multipath, the robust spread does. ``x0`` (for instance
+    the previous epoch's position) lets Gauss-Newton start near the answer: two or three
+    iterations instead of six to eight from the Earth's centre."""
     excluded: list[int] = []
     keep = np.isfinite(pr_m) & np.all(np.isfinite(sat_pos_m), axis=1)
     while True:
-        sol = _least_squares(sat_pos_m, sat_clock_s, pr_m, systems, keep, error_factor, elev_mask_deg, iono_m)
+        sol = _least_squares(
+            sat_pos_m, sat_clock_s, pr_m, systems, keep, error_factor, elev_mask_deg, iono_m, x0
+        )
         sol.excluded = list(excluded)
         used = np.flatnonzero(sol.used)
         dof = len(used) - 3 - len(sol.clock_m)
@@ -131,8 +136,9 @@ def _least_squares(
     efact: float,
     mask_deg: float,
     iono_m: F64 | None,
+    x0: F64 | None = None,
 ) -> SppSolution:
-    rx = np.zeros(3)
+    rx = np.zeros(3) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
     names = sorted(set(systems[keep].tolist()))
     clocks = np.zeros(len(names))
     n = len(pr)

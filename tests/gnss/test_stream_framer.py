@@ -24,7 +24,7 @@ from gnss.nmea import Gga, address_of, parse_sentence
 from gnss.rtcm.framing import RtcmFrame
 
 DATA = Path(__file__).parents[1] / "data" / "gnss"
-CAPTURES = sorted(p for p in DATA.glob("*/*") if p.name != "README.md")
+CAPTURES = sorted(p for p in DATA.glob("*/*") if p.is_file() and p.name != "README.md")
 NMEA_DIR = DATA / "nmea"
 
 

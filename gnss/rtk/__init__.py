@@ -1,0 +1,1 @@
+"""Carrier-phase positioning: RTK, DGNSS and single-point solutions from raw observations."""

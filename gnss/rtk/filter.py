@@ -1,0 +1,304 @@
+"""The RTK Kalman filter: rover position and single-difference carrier ambiguities, updated
+with double-differenced phase and code, in the shape of RTKLIB's ``relpos`` (rtkpos.c).
+
+State: ``[x, y, z, N(sat 0, f 0), N(sat 0, f 1), ..., N(sat n-1, f nf-1)]`` (metres, cycles);
+an ambiguity is live while its satellite is tracked without a slip. Per epoch:
+
+0. zero-difference residuals with the hydrostatic zenith delay (Saastamoinen) mapped by Niell's
+   function, RTKLIB's tropospheric model in relative mode (the wet part cancels over short
+   baselines and is left to the ambiguities' noise);
+1. time update: kinematic re-seeds the position from the epoch's single-point solution with a
+   30 m sigma (no dynamics model, as RTKLIB with ``pos1-dynamics=off``); static keeps it;
+   ambiguities random-walk with ``prn_bias_cyc``. Ambiguities are reset on a loss-of-lock flag
+   at either receiver, a jump of the single-differenced geometry-free phase, an outage, or every
+   epoch in ``instantaneous`` mode; a new ambiguity starts at phase minus code (30-cycle sigma).
+2. measurement update with double differences against the highest satellite of each system
+   and frequency (its covariance is exact: the reference's noise is shared), innovations
+   beyond ``max_innovation_m`` rejected;
+3. ambiguity resolution (:mod:`gnss.rtk.ambiguity`), the fix validated by its residuals
+   (4 sigma), and in ``fix-and-hold`` the fixed double differences fed back as tight
+   pseudo-measurements once ``min_fix_to_hold`` epochs in a row have fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gnss.atmosphere import niell_hydrostatic, saastamoinen_m
+from gnss.geodesy import ecef_to_geodetic
+from gnss.orbits import C_MPS
+from gnss.rtk.ambiguity import Fix, WarmStart, resolve
+from gnss.rtk.options import RtkOptions
+from gnss.rtk.satellites import SatStates
+from gnss.spp import az_el, geometry
+
+F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
+VAR_POS_M2: Final = 30.0**2
+VALIDATION_SIGMAS: Final = 4.0
+SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3}
+
+Q_NONE, Q_FIX, Q_FLOAT, Q_DGNSS, Q_SINGLE = 0, 1, 2, 4, 5
+
+
+@dataclass(frozen=True, slots=True)
+class EpochObs:
+    """One epoch of both receivers, ``(n_sats, n_freqs)`` arrays."""
+
+    t_gpst_s: float
+    rover_pr: F64
+    rover_cp: F64
+    rover_lli: I8
+    base_pr: F64
+    base_cp: F64
+    base_lli: I8
+    rover_sats: SatStates
+    base_sats: SatStates
+    spp_ecef_m: F64
+    age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class EpochResult:
+    ecef_m: F64
+    cov_m2: F64
+    q: int
+    ns: int
+    ratio: float
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Residuals:
+    phase: F64  # (n_sats, nf) single-differenced zero-difference residuals, metres
+    code: F64
+    los: F64  # rover line of sight (n_sats, 3)
+    el: F64  # rover elevation, rad
+
+
+def _day_of_year(t_gpst_s: float) -> float:
+    """Fractional day of year (1.0 = 1 January 00:00) of a GPST time, for seasonal models."""
+    t = np.datetime64("1980-01-06", "s") + np.timedelta64(int(t_gpst_s), "s")
+    year_start = t.astype("datetime64[Y]").astype("datetime64[s]")
+    return 1.0 + float((t - year_start) / np.timedelta64(1, "s") + t_gpst_s % 1.0) / 86400.0
+
+
+class RtkFilter:
+    def __init__(
+        self, sats: NDArray[np.str_], wavelength_m: F64, base_ecef_m: F64, options: RtkOptions
+    ) -> None:
+        self.opt = options
+        self.n_sats, self.nf = wavelength_m.shape
+        self.wl = wavelength_m
+        self.base = np.asarray(base_ecef_m, dtype=np.float64)
+        self.system = np.array([SYSTEM_INDEX[s[0]] for s in sats.tolist()], dtype=np.int64)
+        n = 3 + self.n_sats * self.nf
+        self.x = np.zeros(n)
+        self.p = np.zeros((n, n))
+        self.pos_ready = False
+        self.live = np.zeros(self.n_sats * self.nf, dtype=bool)
+        self.outage = np.zeros(self.n_sats * self.nf, dtype=np.int64)
+        self.gf_prev = np.full(self.n_sats, np.nan)
+        self.t_prev: float | None = None
+        self._doy = 1.0
+        self.fix_run = 0
+        self.warm = WarmStart()
+        self.use_phase = options.mode in ("kinematic", "static")
+
+    # -- residuals ------------------------------------------------------------------------
+
+    def _zero_diff(self, rx: F64, sats: SatStates, pr: F64, cp: F64) -> tuple[F64, F64, F64, F64]:
+        rng, los = geometry(rx, sats.pos_m)
+        _, el = az_el(rx, los)
+        lat, _, h = ecef_to_geodetic(rx)
+        lat_rad = np.radians(float(lat))
+        zenith = saastamoinen_m(lat_rad, float(h), np.array([np.pi / 2]), humidity=0.0)
+        tropo = zenith * niell_hydrostatic(lat_rad, float(h), el, self._doy)
+        model = rng - C_MPS * sats.clock_s + tropo
+        return self.wl * cp - model[:, None], pr - model[:, None], los, el
+
+    def _residuals(self, rx: F64, ep: EpochObs, base_zd: tuple[F64, F64]) -> _Residuals:
+        ph_r, co_r, los, el = self._zero_diff(rx, ep.rover_sats, ep.rover_pr, ep.rover_cp)
+        return _Residuals(ph_r - base_zd[0], co_r - base_zd[1], los, el)
+
+    # -- time update ----------------------------------------------------------------------
+
+    def _reset(self, k: NDArray[np.intp], value: F64, var: float) -> None:
+        self.x[k] = value
+        self.p[k, :] = 0.0
+        self.p[:, k] = 0.0
+        self.p[k, k] = var
+
+    def _time_update(self, ep: EpochObs, phase_ok: NDArray[np.bool_], dt: float) -> None:
+        kinematic = self.opt.mode in ("kinematic", "dgnss")
+        if kinematic or not self.pos_ready:
+            self._reset(np.arange(3), ep.spp_ecef_m, VAR_POS_M2)
+            self.pos_ready = True
+        if not self.use_phase:
+            return
+        flat_ok = phase_ok.ravel()
+        if self.opt.ar == "instantaneous":
+            self.live[:] = False
+        self.outage = np.where(flat_ok, 0, self.outage + 1)
+        self.live &= self.outage <= self.opt.max_outage_epochs
+        slip = ((ep.rover_lli & 1) != 0) | ((ep.base_lli & 1) != 0)
+        if self.nf >= 2:
+            sd_cp = ep.rover_cp[:, :2] - ep.base_cp[:, :2]
+            gf = self.wl[:, 0] * sd_cp[:, 0] - self.wl[:, 1] * sd_cp[:, 1]
+            jump = np.abs(gf - self.gf_prev) > self.opt.slip_gf_m
+            slip |= jump[:, None]
+            self.gf_prev = np.where(np.isfinite(gf), gf, self.gf_prev)
+        live_idx = 3 + np.flatnonzero(self.live)
+        self.p[live_idx, live_idx] += self.opt.prn_bias_cyc**2 * abs(dt)
+        start = flat_ok & (~self.live | slip.ravel())
+        if start.any():
+            k = np.flatnonzero(start)
+            sd_cp = (ep.rover_cp - ep.base_cp).ravel()[k]
+            sd_pr = (ep.rover_pr - ep.base_pr).ravel()[k]
+            self._reset(3 + k, sd_cp - sd_pr / self.wl.ravel()[k], self.opt.std_bias_cyc**2)
+            self.live[k] = True
+
+    # -- measurement update ---------------------------------------------------------------
+
+    def _variance(self, el: F64, code: bool) -> F64:
+        fact = self.opt.code_phase_ratio if code else 1.0
+        a, b = fact * self.opt.err_phase_m, fact * self.opt.err_phase_el_m
+        s = np.maximum(np.sin(el), 0.05)
+        return np.asarray(2.0 * (a * a + b * b / (s * s)), dtype=np.float64)
+
+    def _double_differences(
+        self, res: _Residuals, phase_ok: NDArray[np.bool_], code_ok: NDArray[np.bool_]
+    ) -> tuple[F64, F64, F64, NDArray[np.intp]]:
+        """Innovations, design matrix and covariance of all double differences; also the
+        satellites of the phase ones (for the satellite count)."""
+        n_state = self.x.size
+        vs: list[F64] = []
+        hs: list[F64] = []
+        blocks: list[F64] = []
+        used: list[NDArray[np.intp]] = []
+        kinds = (
+            ((True, phase_ok, res.phase), (False, code_ok, res.code))
+            if self.use_phase
+            else ((False, code_ok, res.code),)
+        )
+        for is_phase, ok_all, y_all in kinds:
+            var_all = self._variance(res.el, code=not is_phase)
+            for system in np.unique(self.system):
+                for f in range(self.nf):
+                    members = np.flatnonzero(ok_all[:, f] & (self.system == system))
+                    if members.size < 2:
+                        continue
+                    ref = members[np.argmax(res.el[members])]
+                    oth = members[members != ref]
+                    y = y_all[oth, f] - y_all[ref, f]
+                    h = np.zeros((oth.size, n_state))
+                    h[:, :3] = -(res.los[oth] - res.los[ref])
+                    if is_phase:
+                        ki, kr = 3 + oth * self.nf + f, 3 + ref * self.nf + f
+                        rows = np.arange(oth.size)
+                        h[rows, ki] = self.wl[oth, f]
+                        h[rows, kr] = -self.wl[ref, f]
+                        y = y - (self.wl[oth, f] * self.x[ki] - self.wl[ref, f] * self.x[kr])
+                        used.append(members)
+                    keep = np.abs(y) <= self.opt.max_innovation_m
+                    oth, y, h = oth[keep], y[keep], h[keep]
+                    if oth.size == 0:
+                        continue
+                    var_ref = var_all[ref]
+                    blocks.append(np.diag(var_all[oth]) + var_ref)
+                    vs.append(y)
+                    hs.append(h)
+        if not vs:
+            return np.zeros(0), np.zeros((0, n_state)), np.zeros((0, 0)), np.zeros(0, np.intp)
+        r = np.zeros((sum(len(v) for v in vs),) * 2)
+        o = 0
+        for b in blocks:
+            r[o : o + len(b), o : o + len(b)] = b
+            o += len(b)
+        sats_used = np.unique(np.concatenate(used)) if used else np.zeros(0, np.intp)
+        return np.concatenate(vs), np.vstack(hs), r, sats_used
+
+    def _update(self, v: F64, h: F64, r: F64) -> None:
+        ph = self.p @ h.T
+        s = h @ ph + r
+        k = np.linalg.solve(s, ph.T).T
+        self.x = self.x + k @ v
+        self.p = self.p - k @ ph.T
+        self.p = 0.5 * (self.p + self.p.T)
+
+    # -- one epoch ------------------------------------------------------------------------
+
+    def step(self, ep: EpochObs) -> EpochResult:
+        dt = 0.0 if self.t_prev is None else ep.t_gpst_s - self.t_prev
+        self.t_prev = ep.t_gpst_s
+        self._doy = _day_of_year(ep.t_gpst_s)
+        ph_b, co_b, _, _ = self._zero_diff(self.base, ep.base_sats, ep.base_pr, ep.base_cp)
+        both = ep.rover_sats.valid & ep.base_sats.valid
+        _, el_spp = az_el(ep.spp_ecef_m, geometry(ep.spp_ecef_m, ep.rover_sats.pos_m)[1])
+        above = both & (el_spp >= np.radians(self.opt.elmask_deg))
+        wl_ok = np.isfinite(self.wl)
+        code_ok = above[:, None] & np.isfinite(ep.rover_pr) & np.isfinite(ep.base_pr) & wl_ok
+        phase_ok = code_ok & np.isfinite(ep.rover_cp) & np.isfinite(ep.base_cp)
+        self._time_update(ep, phase_ok, dt)
+        res = self._residuals(self.x[:3], ep, (ph_b, co_b))
+        v, h, r, used = self._double_differences(res, phase_ok, code_ok)
+        if v.size < 4:
+            return EpochResult(ep.spp_ecef_m, np.eye(3) * VAR_POS_M2, Q_SINGLE, int(above.sum()), 0.0)
+        self._update(v, h, r)
+        ns = int(used.size) if self.use_phase else int(above.sum())
+        if not self.use_phase:
+            return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), Q_DGNSS, ns, 0.0)
+        ratio = 0.0
+        if self.opt.ar != "off":
+            fixed = self._resolve(ep, phase_ok, res.el, (ph_b, co_b))
+            if isinstance(fixed, Fix):
+                self.fix_run += 1
+                if self.opt.ar == "fix-and-hold" and self.fix_run >= self.opt.min_fix_to_hold:
+                    self._hold(fixed)
+                return EpochResult(fixed.pos_m, fixed.pos_cov, Q_FIX, ns, fixed.ratio)
+            ratio = fixed
+        self.fix_run = 0
+        return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), Q_FLOAT, ns, ratio)
+
+    def _resolve(
+        self, ep: EpochObs, phase_ok: NDArray[np.bool_], el: F64, base_zd: tuple[F64, F64]
+    ) -> Fix | float:
+        flat = np.flatnonzero(phase_ok.ravel() & self.live)
+        sat_of = flat // self.nf
+        groups = self.system[sat_of] * 8 + flat % self.nf
+        out = resolve(
+            self.x,
+            self.p,
+            3 + flat,
+            groups,
+            el[sat_of],
+            sat_of,
+            self.opt.ratio_threshold,
+            self.opt.partial_ar,
+            warm=self.warm,
+        )
+        if isinstance(out, Fix) and not self._valid_fix(out, ep, base_zd):
+            return out.ratio * 0.0
+        return out
+
+    def _valid_fix(self, fix: Fix, ep: EpochObs, base_zd: tuple[F64, F64]) -> bool:
+        """Residuals of the fixed double-differenced phases within 4 sigma of the noise model."""
+        res = self._residuals(fix.pos_m, ep, base_zd)
+        k_i, k_r = fix.pairs[:, 0] - 3, fix.pairs[:, 1] - 3
+        s_i, f_i, s_r = k_i // self.nf, k_i % self.nf, k_r // self.nf
+        wl = self.wl[s_i, f_i]
+        v = res.phase[s_i, f_i] - res.phase[s_r, f_i] - wl * fix.dd_cyc
+        var = self._variance(res.el[s_i], False) + self._variance(res.el[s_r], False)
+        return bool(np.all(v * v <= VALIDATION_SIGMAS**2 * var))
+
+    def _hold(self, fix: Fix) -> None:
+        n = len(fix.pairs)
+        h = np.zeros((n, self.x.size))
+        rows = np.arange(n)
+        h[rows, fix.pairs[:, 0]] = 1.0
+        h[rows, fix.pairs[:, 1]] = -1.0
+        v = fix.dd_cyc - h @ self.x
+        self._update(v, h, np.eye(n) * self.opt.var_hold_amb_cyc2)

@@ -1,0 +1,86 @@
+"""Satellite positions and clocks at transmission for one receiver epoch, and the rover's
+single-point solution that seeds the RTK filter.
+
+Each receiver gets its own satellite states (computed from its own pseudoranges): over a 5 km
+baseline the transmission times differ by microseconds, and RTKLIB does the same, so nothing is
+assumed equal that is not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from numpy.typing import NDArray
+
+from gnss.atmosphere import klobuchar_m
+from gnss.geodesy import ecef_to_geodetic
+from gnss.orbits import C_MPS, transmit_states
+from gnss.rtk.broadcast import BroadcastNav, system_time_of_week
+from gnss.spp import SppSolution, az_el, geometry, solve
+
+F64 = NDArray[np.float64]
+L1_HZ: Final = 1575.42e6
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SatStates:
+    pos_m: F64  # (n, 3) ECEF at transmission (frame of transmission; geometry() adds Sagnac)
+    clock_s: F64  # (n,)
+    tgd_s: F64  # (n,) group delay of the first frequency
+    valid: NDArray[np.bool_]
+
+
+def sat_states(nav: BroadcastNav, sats: NDArray[np.str_], t_gpst_s: float, pr_m: F64) -> SatStates:
+    """States of ``sats`` for pseudoranges ``pr_m`` (NaN: not observed -> invalid) at ``t_gpst_s``."""
+    sel = nav.select(sats, t_gpst_s)
+    systems = sats.astype("<U1")
+    t_sys = np.array([float(system_time_of_week(s, t_gpst_s)) for s in systems.tolist()])
+    ok = sel.valid & np.isfinite(pr_m)
+    pr = np.where(ok, pr_m, 2.2e7)
+    pos, clk = transmit_states(sel.eph, t_sys, pr) if len(sats) else (np.zeros((0, 3)), np.zeros(0))
+    return SatStates(pos, clk, sel.tgd_s, ok & np.all(np.isfinite(pos), axis=1))
+
+
+def single_point(
+    nav: BroadcastNav,
+    sats: NDArray[np.str_],
+    states: SatStates,
+    pr1_m: F64,
+    wavelength1_m: F64,
+    t_gpst_s: float,
+    elmask_deg: float,
+    prior_ecef_m: F64 | None = None,
+) -> SppSolution:
+    """First-frequency SPP with the broadcast group delay and Klobuchar ionosphere (scaled to
+    each signal's frequency), as RTKLIB's ``pntpos`` with ``ionoopt=brdc``. With a prior (the
+    previous epoch's position) the ionosphere is evaluated there and one solve suffices; without,
+    a first solve without ionosphere provides the point to evaluate it at."""
+    systems = sats.astype("<U1")
+    pr = np.where(states.valid, pr1_m - C_MPS * states.tgd_s, np.nan)
+    if prior_ecef_m is None:
+        first = solve(states.pos_m, states.clock_s, pr, systems, elev_mask_deg=elmask_deg, raim=False)
+        prior_ecef_m = first.ecef_m
+    _, los = geometry(prior_ecef_m, states.pos_m)
+    az, el = az_el(prior_ecef_m, los)
+    lat, lon, _ = ecef_to_geodetic(prior_ecef_m)
+    iono_l1 = klobuchar_m(
+        nav.iono_alpha,
+        nav.iono_beta,
+        np.radians(float(lat)),
+        np.radians(float(lon)),
+        az,
+        el,
+        t_gpst_s % 86400.0,
+    )
+    scale = (C_MPS / np.where(np.isfinite(wavelength1_m), wavelength1_m, C_MPS / L1_HZ) / L1_HZ) ** -2
+    return solve(
+        states.pos_m,
+        states.clock_s,
+        pr,
+        systems,
+        elev_mask_deg=elmask_deg,
+        iono_m=iono_l1 * scale,
+        x0=prior_ecef_m,
+    )
