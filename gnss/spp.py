@@ -96,6 +96,7 @@ def solve(
     raim_k: float = 5.0,
     max_exclusions: int = 2,
     x0: F64 | None = None,
+    extra_var_m2: F64 | None = None,
 ) -> SppSolution:
     """Position from pseudoranges (satellite positions at transmission, ECEF at transmission).
 
@@ -105,12 +106,15 @@ def solve(
     test on the error model alone would reject nearly every real epoch: the model's sigmas do not
     know the troposphere's residual or multipath, the robust spread does. ``x0`` (for instance
     the previous epoch's position) lets Gauss-Newton start near the answer: two or three
-    iterations instead of six to eight from the Earth's centre."""
+    iterations instead of six to eight from the Earth's centre. ``extra_var_m2`` adds per-satellite
+    variances to the error model (the ionosphere and troposphere models' own errors, the
+    ephemeris accuracy), which is what keeps a low satellite with a 5 m Klobuchar error from
+    pulling a single-frequency solution."""
     excluded: list[int] = []
     keep = np.isfinite(pr_m) & np.all(np.isfinite(sat_pos_m), axis=1)
     while True:
         sol = _least_squares(
-            sat_pos_m, sat_clock_s, pr_m, systems, keep, error_factor, elev_mask_deg, iono_m, x0
+            sat_pos_m, sat_clock_s, pr_m, systems, keep, error_factor, elev_mask_deg, iono_m, x0, extra_var_m2
         )
         sol.excluded = list(excluded)
         used = np.flatnonzero(sol.used)
@@ -137,6 +141,7 @@ def _least_squares(
     mask_deg: float,
     iono_m: F64 | None,
     x0: F64 | None = None,
+    extra_var_m2: F64 | None = None,
 ) -> SppSolution:
     rx = np.zeros(3) if x0 is None else np.asarray(x0, dtype=np.float64).copy()
     names = sorted(set(systems[keep].tolist()))
@@ -161,7 +166,9 @@ def _least_squares(
             model = model + iono_m
         v = pr - model
         sin_el = np.maximum(np.sin(el), 0.1)
-        sigma = efact * np.sqrt(ERR_A_M**2 + ERR_B_M**2 / sin_el**2)
+        sigma = np.sqrt(
+            efact**2 * (ERR_A_M**2 + ERR_B_M**2 / sin_el**2) + (0.0 if extra_var_m2 is None else extra_var_m2)
+        )
         idx = np.flatnonzero(use)
         h_mat = np.zeros((len(idx), 3 + len(names)))
         h_mat[:, :3] = -los[idx]

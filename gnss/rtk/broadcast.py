@@ -75,10 +75,19 @@ class BroadcastNav:
         for i, sat in enumerate(self._cols["sat"].tolist()):
             rows.setdefault(sat, []).append(i)
         self._by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in rows.items()}
+        self._last: tuple[tuple[bytes, float], Selection] | None = None
 
     def select(self, sats: NDArray[np.str_], t_gpst_s: float) -> Selection:
         """The record to use for each satellite at one epoch (rows of unknown satellites are
         filled with the first record and flagged invalid)."""
+        key = (sats.tobytes(), t_gpst_s)
+        if self._last is not None and self._last[0] == key:
+            return self._last[1]  # base and rover epochs at the same instant
+        out = self._select(sats, t_gpst_s)
+        self._last = (key, out)
+        return out
+
+    def _select(self, sats: NDArray[np.str_], t_gpst_s: float) -> Selection:
         rows = np.zeros(len(sats), dtype=np.intp)
         valid = np.zeros(len(sats), dtype=bool)
         for i, sat in enumerate(sats.tolist()):

@@ -106,6 +106,9 @@ class RtkFilter:
         self._doy = 1.0
         self.fix_run = 0
         self.warm = WarmStart()
+        self._hatch_n = np.zeros((self.n_sats, self.nf))
+        self._hatch_pr = np.full((self.n_sats, self.nf), np.nan)
+        self._hatch_cp = np.full((self.n_sats, self.nf), np.nan)
         self.use_phase = options.mode in ("kinematic", "static")
 
     # -- residuals ------------------------------------------------------------------------
@@ -244,6 +247,12 @@ class RtkFilter:
         phase_ok = code_ok & np.isfinite(ep.rover_cp) & np.isfinite(ep.base_cp)
         self._time_update(ep, phase_ok, dt)
         res = self._residuals(self.x[:3], ep, (ph_b, co_b))
+        if not self.use_phase and self.opt.code_smoothing_s > 0:
+            sd_pr = ep.rover_pr - ep.base_pr
+            smoothed = self._hatch(ep, sd_pr, phase_ok, dt)
+            res = _Residuals(
+                res.phase, res.code + np.where(np.isfinite(smoothed), smoothed - sd_pr, 0.0), res.los, res.el
+            )
         v, h, r, used = self._double_differences(res, phase_ok, code_ok)
         if v.size < 4:
             return EpochResult(ep.spp_ecef_m, np.eye(3) * VAR_POS_M2, Q_SINGLE, int(above.sum()), 0.0)
@@ -262,6 +271,23 @@ class RtkFilter:
             ratio = fixed
         self.fix_run = 0
         return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), Q_FLOAT, ns, ratio)
+
+    def _hatch(self, ep: EpochObs, sd_pr: F64, phase_ok: NDArray[np.bool_], dt: float) -> F64:
+        """Single-differenced code smoothed by single-differenced carrier (Hatch filter): the
+        carrier's change carries the range change with millimetre noise, so averaging the code
+        over ``code_smoothing_s`` removes most of its noise and multipath. Over a short baseline
+        the ionosphere's code-carrier divergence cancels in the single difference."""
+        sd_cp_m = self.wl * (ep.rover_cp - ep.base_cp)
+        slip = ((ep.rover_lli & 1) != 0) | ((ep.base_lli & 1) != 0)
+        carry = phase_ok & ~slip & (self._hatch_n > 0)
+        n_max = max(1.0, self.opt.code_smoothing_s / dt) if dt > 0 else 1.0
+        n = np.where(carry, np.minimum(self._hatch_n + 1.0, n_max), 1.0)
+        predicted = self._hatch_pr + (sd_cp_m - self._hatch_cp)
+        smoothed = np.where(carry, sd_pr / n + (n - 1.0) / n * predicted, sd_pr)
+        self._hatch_n = np.where(phase_ok, n, 0.0)
+        self._hatch_pr = smoothed
+        self._hatch_cp = sd_cp_m
+        return np.asarray(smoothed, dtype=np.float64)
 
     def _resolve(
         self, ep: EpochObs, phase_ok: NDArray[np.bool_], el: F64, base_zd: tuple[F64, F64]

@@ -37,6 +37,7 @@ class RtkOptions:
     max_base_age_s: float = 30.0
     max_outage_epochs: int = 5
     var_hold_amb_cyc2: float = 0.001
+    code_smoothing_s: float = 30.0  # DGNSS: carrier-smoothing window of the code (0: raw code)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

@@ -17,11 +17,14 @@ from numpy.typing import NDArray
 from gnss.atmosphere import klobuchar_m
 from gnss.geodesy import ecef_to_geodetic
 from gnss.orbits import C_MPS, transmit_states
-from gnss.rtk.broadcast import BroadcastNav, system_time_of_week
+from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav
 from gnss.spp import SppSolution, az_el, geometry, solve
 
 F64 = NDArray[np.float64]
 L1_HZ: Final = 1575.42e6
+IONO_MODEL_ERR: Final = 0.5
+TROPO_MODEL_ERR_M: Final = 0.3
+CODE_BIAS_ERR_M: Final = 0.3
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -36,7 +39,7 @@ def sat_states(nav: BroadcastNav, sats: NDArray[np.str_], t_gpst_s: float, pr_m:
     """States of ``sats`` for pseudoranges ``pr_m`` (NaN: not observed -> invalid) at ``t_gpst_s``."""
     sel = nav.select(sats, t_gpst_s)
     systems = sats.astype("<U1")
-    t_sys = np.array([float(system_time_of_week(s, t_gpst_s)) for s in systems.tolist()])
+    t_sys = (t_gpst_s - np.where(systems == "C", BDT_GPST_S, 0.0)) % WEEK_S
     ok = sel.valid & np.isfinite(pr_m)
     pr = np.where(ok, pr_m, 2.2e7)
     pos, clk = transmit_states(sel.eph, t_sys, pr) if len(sats) else (np.zeros((0, 3)), np.zeros(0))
@@ -75,12 +78,17 @@ def single_point(
         t_gpst_s % 86400.0,
     )
     scale = (C_MPS / np.where(np.isfinite(wavelength1_m), wavelength1_m, C_MPS / L1_HZ) / L1_HZ) ** -2
+    iono = iono_l1 * scale
+    sin_el = np.maximum(np.sin(el), 0.1)
+    # RTKLIB's budget: broadcast ionosphere 50 % of itself, Saastamoinen 0.3 m at zenith, 0.3 m code bias
+    extra = (IONO_MODEL_ERR * iono) ** 2 + (TROPO_MODEL_ERR_M / (sin_el + 0.1)) ** 2 + CODE_BIAS_ERR_M**2
     return solve(
         states.pos_m,
         states.clock_s,
         pr,
         systems,
         elev_mask_deg=elmask_deg,
-        iono_m=iono_l1 * scale,
+        iono_m=iono,
         x0=prior_ecef_m,
+        extra_var_m2=extra,
     )
