@@ -1,30 +1,40 @@
-"""``beidou rtk ...``: judge RTKLIB-compatible solution files (ours or RTKLIB's) and draw them.
+"""``beidou rtk ...``: solve base + rover observations, judge RTKLIB-compatible solution files
+(ours or RTKLIB's) and draw them.
 
-``compare`` prints the metrics of ``shared/data/gnss/reference/summary.csv`` for a run and its
-reference side by side, plus where both are fixed how far apart they are; ``plot`` draws the
-track and the error time series. The engine's ``solve`` command joins this app (see below).
+``solve`` runs the engine (:mod:`gnss.rtk.solve`) on RINEX or RTCM 3 files and writes RTKLIB's
+``.pos`` (and optionally NMEA GGA); ``compare`` prints the metrics of
+``shared/data/gnss/reference/summary.csv`` for a run and its reference side by side, plus where
+both are fixed how far apart they are; ``plot`` draws the track and the error time series.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import TYPE_CHECKING, Annotated, Any, Final, cast
 
 import numpy as np
 import typer
+from numpy.typing import NDArray
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from gnss.geodesy import ecef_to_geodetic
-from gnss.rtk.compare import SolutionReport, compare, enu_errors_m, report_rows
-from gnss.rtk.posfile import PosFormatError, PosSolutions, read_pos
+from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
+from gnss.rinex import RinexError, read_obs
+from gnss.rtk.compare import SolutionReport, compare, enu_errors_m, quality_shares, report_rows
+from gnss.rtk.options import AR_MODES, MODES, SUPPORTED_SYSTEMS, ArMode, Mode, RtkOptions
+from gnss.rtk.posfile import Q_FIX, PosFormatError, PosSolutions, nmea_gga_lines, read_pos, write_pos
+from gnss.rtk.solve import solve_rinex
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 rtk_app = typer.Typer(
-    help="RTK solutions: compare and plot RTKLIB-compatible .pos files", no_args_is_help=True
+    help="RTK solutions: solve base + rover files, compare and plot RTKLIB-compatible .pos files",
+    no_args_is_help=True,
 )
 out = Console()
 
@@ -48,12 +58,15 @@ TruthOption = Annotated[
 
 def parse_truth(value: str | None) -> tuple[float, float, float] | None:
     """``lat,lon,h`` or ECEF ``x,y,z`` (recognised by a first value beyond +-90) to lat/lon/h."""
-    if value is None:
-        return None
+    return None if value is None else parse_llh(value, "--truth")
+
+
+def parse_llh(value: str, hint: str) -> tuple[float, float, float]:
+    """``lat,lon,h`` or ECEF ``x,y,z`` (recognised by a first value beyond +-90) to lat/lon/h."""
     try:
         a, b, c = (float(v) for v in value.split(","))
     except ValueError as exc:
-        raise typer.BadParameter("expected lat,lon,h or x,y,z", param_hint="--truth") from exc
+        raise typer.BadParameter("expected lat,lon,h or x,y,z", param_hint=hint) from exc
     if abs(a) <= 90.0:
         return a, b, c
     lat, lon, h = ecef_to_geodetic(np.array([a, b, c]))
@@ -195,5 +208,201 @@ def _mean_llh(sols: PosSolutions) -> tuple[float, float, float]:
 
 
 # --- solve -------------------------------------------------------------------------------------
-# `beidou rtk solve` (the RTK engine, gnss/rtk/engine.py) is registered on rtk_app here:
-# @rtk_app.command("solve") writing its output with gnss.rtk.posfile.write_pos.
+
+
+def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def parse_systems(value: str) -> str:
+    """``C,G,E,J`` or ``GECJ`` (any order, any case) to the engine's letters in ``GECJ`` order."""
+    letters = {c for c in value.upper() if c not in ", "}
+    if "R" in letters:
+        raise typer.BadParameter("GLONASS (R) is not supported", param_hint="--systems")
+    unknown = letters - set(SUPPORTED_SYSTEMS)
+    if unknown or not letters:
+        raise typer.BadParameter(
+            f"expected letters of {','.join(SUPPORTED_SYSTEMS)}, got {value!r}", param_hint="--systems"
+        )
+    return "".join(c for c in SUPPORTED_SYSTEMS if c in letters)
+
+
+def rinex_header_ecef(path: Path) -> NDArray[np.float64]:
+    """The ``APPROX POSITION XYZ`` of an observation file, reading its header only."""
+    head = bytearray()
+    with path.open("rb") as fh:
+        for line in fh:
+            head += line
+            if line[60:].strip() == b"END OF HEADER":
+                break
+    try:
+        xyz = read_obs(bytes(head)).header.approx_xyz_m
+    except RinexError as exc:
+        raise typer.BadParameter(f"{path}: {exc}", param_hint="--base") from exc
+    if not np.any(xyz):
+        raise typer.BadParameter(f"{path} has no header position: give --base-pos", param_hint="--base")
+    return np.asarray(xyz, dtype=np.float64)
+
+
+@rtk_app.command("solve")
+def solve_cmd(
+    output: Annotated[
+        Path, typer.Option("--output", "-o", dir_okay=False, help="the RTKLIB-compatible .pos file to write")
+    ],
+    rover: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="rover RINEX observation file")
+    ] = None,
+    base: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="base RINEX observation file")
+    ] = None,
+    nav: Annotated[
+        Path | None, typer.Option(exists=True, dir_okay=False, help="RINEX navigation file (ephemerides)")
+    ] = None,
+    rover_rtcm: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="rover RTCM 3 file (MSM + ephemerides), instead of --rover"
+        ),
+    ] = None,
+    base_rtcm: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="base RTCM 3 file (MSM, 1005/1006), instead of --base"
+        ),
+    ] = None,
+    base_pos: Annotated[
+        str | None,
+        typer.Option(
+            help="base antenna position 'lat,lon,h' (degrees, ellipsoidal m) or ECEF 'x,y,z' (m); "
+            "default: the base file's header (RINEX) or 1005/1006 ARP (RTCM)"
+        ),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(metavar="|".join(MODES), callback=_choice(MODES), help="positioning mode")
+    ] = "kinematic",
+    systems: Annotated[
+        str, typer.Option(help="satellite systems, e.g. C,G,E,J or GECJ (GLONASS is not supported)")
+    ] = "C,G,E,J",
+    freqs: Annotated[int, typer.Option(min=1, max=3, help="frequencies: 1 (L1/B1I), 2 (+L2/B2I), 3")] = 2,
+    ar: Annotated[
+        str,
+        typer.Option(metavar="|".join(AR_MODES), callback=_choice(AR_MODES), help="ambiguity resolution"),
+    ] = "continuous",
+    elmask: Annotated[float, typer.Option(min=0.0, max=90.0, help="elevation mask (degrees)")] = 15.0,
+    ratio: Annotated[float, typer.Option(min=1.0, help="ratio-test threshold to accept a fix")] = 3.0,
+    gga: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="also write the solutions as NMEA GGA sentences")
+    ] = None,
+) -> None:
+    """Solve rover observations against a base: single point, DGNSS or RTK with ambiguity resolution.
+
+    Input is RINEX (--rover, --base, --nav) or RTCM 3 recordings (--rover-rtcm, --base-rtcm, with
+    the ephemerides in the rover stream). Writes RTKLIB's .pos layout, so ``beidou rtk compare``,
+    RTKPLOT and RTKLIB's tools read it."""
+    try:
+        options = RtkOptions(
+            mode=cast(Mode, mode),
+            systems=parse_systems(systems),
+            freqs=freqs,
+            ar=cast(ArMode, ar),
+            elmask_deg=elmask,
+            ratio_threshold=ratio,
+        )
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from exc
+    relative = options.mode != "single"
+    rtcm = rover_rtcm is not None
+    if rtcm and (rover or base or nav):
+        raise typer.BadParameter(
+            "give RINEX (--rover/--base/--nav) or RTCM (--rover-rtcm/--base-rtcm), not both"
+        )
+    if not rtcm:
+        if rover is None:
+            raise typer.BadParameter("missing --rover (or --rover-rtcm)", param_hint="--rover")
+        if nav is None:
+            raise typer.BadParameter("RINEX input needs a navigation file", param_hint="--nav")
+        if base_rtcm is not None:
+            raise typer.BadParameter("an RTCM base goes with --rover-rtcm", param_hint="--base-rtcm")
+    if relative and base is None and base_rtcm is None:
+        raise typer.BadParameter(f"mode {options.mode} needs a base", param_hint="--base")
+    for path, hint in ((output, "--output"), (gga, "--gga")):
+        if path is not None and not path.parent.is_dir():
+            raise typer.BadParameter(f"no directory {path.parent}", param_hint=hint)
+
+    base_ecef: NDArray[np.float64] | None = None
+    if base_pos is not None:
+        base_ecef = np.asarray(geodetic_to_ecef(*parse_llh(base_pos, "--base-pos")), dtype=np.float64)
+    elif relative and base is not None:
+        base_ecef = rinex_header_ecef(base)
+
+    started = time.perf_counter()
+    progress_console = Console(stderr=True)
+    with Progress(
+        TextColumn("solving"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("epochs"),
+        TimeElapsedColumn(),
+        console=progress_console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("solve", total=None)
+
+        def advance(k: int, n: int) -> None:
+            bar.update(task, completed=k, total=n)
+
+        try:
+            if rtcm:
+                from gnss.rtk.rtcm_input import solve_rtcm  # the RTCM reader is optional for the CLI
+
+                assert rover_rtcm is not None
+                sols = solve_rtcm(
+                    rover_rtcm,
+                    base_rtcm if relative else None,
+                    options,
+                    base_ecef_m=base_ecef,
+                    progress=advance,
+                )
+            else:
+                assert rover is not None
+                assert nav is not None
+                sols = solve_rinex(
+                    rover, base if relative else None, nav, options, base_ecef_m=base_ecef, progress=advance
+                )
+        except (RinexError, ValueError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    runtime_s = time.perf_counter() - started
+
+    inputs = [str(p) for p in (rover, base, nav, rover_rtcm, base_rtcm) if p is not None]
+    ref_llh = _base_llh(base_ecef, sols) if relative else None
+    write_pos(output, sols, inputs=inputs, ref_llh=ref_llh)
+    if gga is not None:
+        lines = nmea_gga_lines(sols)
+        gga.write_text("".join(f"{line}\r\n" for line in lines), encoding="ascii", newline="")
+    _print_summary(sols, runtime_s, output, gga)
+
+
+def _base_llh(base_ecef: NDArray[np.float64] | None, sols: PosSolutions) -> tuple[float, float, float] | None:
+    if base_ecef is None:  # an RTCM base's own ARP, if the reader recorded it
+        return sols.ref_llh
+    lat, lon, h = ecef_to_geodetic(base_ecef)
+    return float(lat), float(lon), float(h)
+
+
+def _print_summary(sols: PosSolutions, runtime_s: float, output: Path, gga: Path | None) -> None:
+    n = len(sols)
+    shares = quality_shares(sols.q)
+    fixed = sols.q == Q_FIX
+    mean_ratio = f"{float(np.mean(sols.ratio[fixed])):.1f}" if fixed.any() else "-"
+    rate = n / runtime_s if runtime_s > 0 else float("inf")
+    out.print(
+        f"epochs {n}  fix {shares['fix_pct']:.1f} %  float {shares['float_pct']:.1f} %  "
+        f"dgps {shares['dgps_pct']:.1f} %  single {shares['single_pct']:.1f} %"
+    )
+    out.print(f"mean ratio (fixed) {mean_ratio}  runtime {runtime_s:.2f} s  {rate:.0f} epochs/s")
+    out.print(f"wrote {output}" + (f" and {gga}" if gga is not None else ""))

@@ -10,6 +10,8 @@ count never need special cases.
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final
 
@@ -18,6 +20,7 @@ from numpy.typing import NDArray
 
 from gnss.orbits import KeplerArrays
 from gnss.rinex import NavData
+from gnss.rtcm.ephemeris import KeplerEphemeris
 
 F64 = NDArray[np.float64]
 WEEK_S: Final = 604_800.0
@@ -113,6 +116,39 @@ class BroadcastNav:
             **{name: c[name][rows] for name in _FIELDS},
         )  # fmt: skip
 
+    @classmethod
+    def from_ephemerides(
+        cls,
+        records: Iterable[KeplerEphemeris],
+        systems: str = "GECJ",
+        *,
+        near_gpst_s: F64 | float | None = None,
+        iono_alpha: F64 | None = None,
+        iono_beta: F64 | None = None,
+    ) -> BroadcastNav:
+        """Navigation from decoded RTCM ephemerides (1019 GPS, 1042 BeiDou, 1044 QZSS, 1045/1046
+        Galileo), selected by the same rule as a navigation file's records.
+
+        ``near_gpst_s`` (one time, or one per record: when each was received) places every
+        record's toe within half a week of it, which settles the broadcast week's ambiguities
+        (GPS/QZSS send it modulo 1024, and it is the week of transmission, not always toe's).
+        Without it the broadcast weeks are used: Galileo's GST week + 1024 and BeiDou's BDT week
+        + 1356 are absolute, GPS/QZSS's are resolved against those, or today's date if none.
+        RTCM carries no ionosphere coefficients: without ``iono_alpha``/``iono_beta`` the
+        Klobuchar model gets RTKLIB's defaults, as RTKLIB itself does when the navigation data
+        have none.
+        """
+        recs = [r for r in records if r.system in systems]
+        nav = cls(NavData(version=3.04, ephemeris={}), systems)  # every attribute, then our records
+        nav.iono_alpha = np.asarray(_ION_DEFAULT[:4] if iono_alpha is None else iono_alpha, np.float64)
+        nav.iono_beta = np.asarray(_ION_DEFAULT[4:] if iono_beta is None else iono_beta, np.float64)
+        nav._cols = _ephemeris_columns(recs, near_gpst_s)
+        rows: dict[str, list[int]] = {}
+        for i, sat in enumerate(nav._cols["sat"].tolist()):
+            rows.setdefault(sat, []).append(i)
+        nav._by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in rows.items()}
+        return nav
+
 
 def _columns(system: str, rec: NDArray[np.void]) -> dict[str, np.ndarray]:
     n = len(rec)
@@ -153,3 +189,56 @@ def _columns(system: str, rec: NDArray[np.void]) -> dict[str, np.ndarray]:
         out["preferred"] = np.ones(n, bool)
         out["tgd_s"] = rec["tgd1_s" if system == "C" else "tgd_s"].astype(np.float64)
     return out
+
+
+# --- navigation from RTCM ephemerides (BroadcastNav.from_ephemerides) -------------------------
+
+# RTKLIB's ion_default (rtkcmn.c, 2004-01-01): its Klobuchar coefficients when the data carry none
+_ION_DEFAULT: Final = np.array(
+    [0.1118e-07, -0.7451e-08, -0.5961e-07, 0.1192e-06, 0.1167e06, -0.2294e06, -0.1311e06, 0.1049e07]
+)
+GST_WEEK0: Final = 1024  # GPS week of GST's epoch, 1999-08-22
+_GPS_WEEK_ROLL: Final = 1024  # GPS/QZSS ephemerides send the week modulo 1024
+
+
+def _ephemeris_columns(recs: list[KeplerEphemeris], near_gpst_s: F64 | float | None) -> dict[str, np.ndarray]:
+    n = len(recs)
+    systems = np.array([r.system for r in recs], dtype="<U1")
+    prn = np.array([r.prn for r in recs], dtype=np.int64)
+    out: dict[str, np.ndarray] = {
+        "sat": np.array([f"{r.system}{r.prn:02d}" for r in recs], dtype="<U3"),
+        "system": systems,
+        "prn": prn,
+        **{name: np.array([getattr(r, name) for r in recs], dtype=np.float64) for name in _FIELDS},
+    }
+    out["toc_s"] = np.array([r.toc_s for r in recs], dtype=np.float64)
+    bdt = systems == "C"
+    # toe as GPST seconds of the week it was sent in (BDT's toe is 14 s behind GPST's)
+    toe_gpst = out["toe_s"] + np.where(bdt, BDT_GPST_S, 0.0)
+    week = np.array([r.week for r in recs], dtype=np.float64)
+    week += np.where(bdt, BDT_WEEK0, 0) + np.where(systems == "E", GST_WEEK0, 0)
+    if near_gpst_s is None:
+        modular = np.isin(systems, ["G", "J"])
+        absolute = week[~modular]
+        ref = float(np.median(absolute)) if absolute.size else _gps_week_today()
+        week = np.where(modular, week + np.round((ref - week) / _GPS_WEEK_ROLL) * _GPS_WEEK_ROLL, week)
+        toe_abs = week * WEEK_S + toe_gpst
+    else:
+        near = np.broadcast_to(np.asarray(near_gpst_s, dtype=np.float64), (n,))
+        toe_abs = toe_gpst + np.round((near - toe_gpst) / WEEK_S) * WEEK_S
+    out["toe_abs"] = toe_abs
+    health = np.array([r.health for r in recs], dtype=np.int64)
+    # QZSS: bit 0 concerns another signal (RTKLIB masks it); Galileo: RINEX's layout, 0 = all good
+    out["healthy"] = np.where(systems == "J", health & ~1, health) == 0
+    msg = np.array([r.msg_type for r in recs], dtype=np.int64)
+    out["preferred"] = (systems != "E") | (msg == 1046)  # Galileo I/NAV (E1/E5b) first
+    # first-frequency group delay: GPS/QZSS TGD, BeiDou TGD1 (B1I), Galileo BGD E5b/E1 of I/NAV
+    # (F/NAV has only BGD E1/E5a, the one its E1/E5a clock goes with)
+    tgd = [r.tgd_s[1] if r.msg_type == 1046 else r.tgd_s[0] for r in recs]
+    out["tgd_s"] = np.array(tgd, dtype=np.float64)
+    return out
+
+
+def _gps_week_today() -> float:
+    now = np.datetime64(datetime.datetime.now(datetime.UTC).replace(tzinfo=None), "ns")
+    return float((now - _GPS_EPOCH) // np.timedelta64(7, "D"))

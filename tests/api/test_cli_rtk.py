@@ -9,10 +9,13 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
+from gnss.geodesy import geodetic_to_ecef
+from gnss.rtk.posfile import read_pos
 
 REF = Path(__file__).parents[1] / "data" / "gnss" / "reference"
 SUMMARY = {row["file"]: row for row in csv.DictReader((REF / "summary.csv").open(encoding="ascii"))}
@@ -108,3 +111,75 @@ def test_plot_writes_a_png(tmp_path: Path, with_ref: bool) -> None:
     width, height = _png_size(data)
     assert (width, height) == (1300, 700)  # figsize 13 x 7 inches at 100 dpi
     assert len(data) > 20_000  # markers, axes and text, not a blank canvas
+
+
+# --- solve: bad input is a usage error (exit 2), never a traceback ------------------------------
+
+RINEX = Path(__file__).parents[1] / "data" / "gnss" / "rinex"
+RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
+GEONET = ["--rover", str(RINEX / "07590920.05o"), "--nav", str(RINEX / "30400920.05n")]
+GEONET_BASE = ["--base", str(RINEX / "30400920.05o")]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--rover", str(RINEX / "missing.obs"), *GEONET_BASE], "does not exist"),
+        ([*GEONET, *GEONET_BASE, "--mode", "rtk"], "'rtk' is not one of"),
+        ([*GEONET, *GEONET_BASE, "--ar", "hold"], "'hold' is not one of"),
+        ([*GEONET, *GEONET_BASE, "--systems", "G,R"], "GLONASS"),
+        ([*GEONET, *GEONET_BASE, "--systems", "G,X"], "expected letters"),
+        ([*GEONET, *GEONET_BASE, "--freqs", "4"], "--freqs"),
+        ([*GEONET, *GEONET_BASE, "--base-pos", "35.1,139.6"], "expected lat,lon,h"),
+        ([*GEONET, "--mode", "kinematic"], "needs a base"),
+        (["--base", str(RINEX / "30400920.05o"), "--nav", str(RINEX / "30400920.05n")], "missing --rover"),
+        ([*GEONET[:2], *GEONET_BASE], "navigation file"),
+        ([*GEONET, *GEONET_BASE, "--rover-rtcm", str(RTCM / "rtklib_testglo.rtcm3")], "not both"),
+        (["--rover", str(RINEX / "07590920.05o"), "--nav", str(RINEX / "30400920.05o"), "--mode", "single"],
+         "not a navigation file"),
+    ],
+)  # fmt: skip
+def test_solve_rejects_bad_input(tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "out.pos"
+    result = CliRunner().invoke(app, ["rtk", "solve", *args, "-o", str(out)], terminal_width=400)
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert not out.exists()
+
+
+def test_solve_rejects_missing_output_directory(tmp_path: Path) -> None:
+    out = tmp_path / "nowhere" / "out.pos"
+    result = CliRunner().invoke(
+        app, ["rtk", "solve", *GEONET, "--mode", "single", "-o", str(out)], terminal_width=400
+    )
+    assert result.exit_code == 2
+    assert "no directory" in result.output
+
+
+def test_solve_single_point_without_base(tmp_path: Path) -> None:
+    out = tmp_path / "spp.pos"
+    result = CliRunner().invoke(
+        app, ["rtk", "solve", *GEONET, "--mode", "single", "--systems", "GECJ", "-o", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    sols = read_pos(out)
+    assert len(sols) == 120
+    assert set(sols.q.tolist()) == {5}
+    assert "ref pos" not in sols.header  # RTKLIB writes none in single mode
+
+
+def test_solve_rtcm_files(tmp_path: Path) -> None:
+    """``--rover-rtcm``/``--base-rtcm``: one recording as both rover and base is a zero baseline
+    that fixes at once; the base position is the stream's 1005 ARP."""
+    stream = str(RTCM / "qzsl6tool_20221213-010900.rtcm")
+    out = tmp_path / "rtcm.pos"
+    args = ["--rover-rtcm", stream, "--base-rtcm", stream, "--systems", "C,G,E,J", "-o", str(out)]
+    result = CliRunner().invoke(app, ["rtk", "solve", *args])
+    assert result.exit_code == 0, result.output
+    sols = read_pos(out)
+    assert len(sols) > 0
+    assert sols.inputs == [stream, stream]
+    arp = np.array([-3551876.8287, 3887786.8598, 3586946.3873])  # its 1005 (data README)
+    assert set(sols.q.tolist()) == {1}
+    xyz = geodetic_to_ecef(sols.llh[:, 0], sols.llh[:, 1], sols.llh[:, 2])
+    assert np.max(np.linalg.norm(xyz - arp, axis=1)) < 0.01
