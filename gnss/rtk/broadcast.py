@@ -43,12 +43,6 @@ def gpst_seconds(time: NDArray[np.datetime64]) -> F64:
     return np.asarray((time.astype("datetime64[ns]") - _GPS_EPOCH).astype(np.int64) / 1e9, dtype=np.float64)
 
 
-def system_time_of_week(system: str, t_gpst_s: F64 | float) -> F64:
-    """Seconds of week in the satellite system's own time scale (BDT for BeiDou)."""
-    t = np.asarray(t_gpst_s, dtype=np.float64) - (BDT_GPST_S if system == "C" else 0.0)
-    return np.asarray(t % WEEK_S, dtype=np.float64)
-
-
 @dataclass(frozen=True, slots=True)
 class Selection:
     """Ephemerides for the requested satellites (rows aligned with them) and which have one."""
