@@ -307,7 +307,7 @@ class RtkFilter:
             warm=self.warm,
         )
         if isinstance(out, Fix) and not self._valid_fix(out, ep, base_zd):
-            return out.ratio * 0.0
+            return float(out.ratio)  # the ratio passed but the residuals did not: a float epoch
         return out
 
     def _valid_fix(self, fix: Fix, ep: EpochObs, base_zd: tuple[F64, F64]) -> bool:
