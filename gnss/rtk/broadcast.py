@@ -68,6 +68,10 @@ class BroadcastNav:
             self._cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         else:
             self._cols = _columns("G", np.zeros(0, dtype=[("sat", "<U3")]))
+        self._index()
+
+    def _index(self) -> None:
+        """Rows of each satellite in the columns, and an empty selection cache."""
         rows: dict[str, list[int]] = {}
         for i, sat in enumerate(self._cols["sat"].tolist()):
             rows.setdefault(sat, []).append(i)
@@ -137,10 +141,7 @@ class BroadcastNav:
         nav.iono_alpha = np.asarray(_ION_DEFAULT[:4] if iono_alpha is None else iono_alpha, np.float64)
         nav.iono_beta = np.asarray(_ION_DEFAULT[4:] if iono_beta is None else iono_beta, np.float64)
         nav._cols = _ephemeris_columns(recs, near_gpst_s)
-        rows: dict[str, list[int]] = {}
-        for i, sat in enumerate(nav._cols["sat"].tolist()):
-            rows.setdefault(sat, []).append(i)
-        nav._by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in rows.items()}
+        nav._index()
         return nav
 
 

@@ -14,14 +14,14 @@ import numpy as np
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
-from gnss.geodesy import ecef_to_geodetic
+from gnss.geodesy import ecef_to_geodetic, enu_rotation
 from gnss.orbits import C_MPS
 from gnss.rinex import read_nav, read_obs
 from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.filter import Q_SINGLE, EpochObs, RtkFilter
 from gnss.rtk.obsdata import ObsSet, build
 from gnss.rtk.options import RtkOptions
-from gnss.rtk.posfile import PosSolutions
+from gnss.rtk.posfile import PosSolutions, sd_from_enu_cov
 from gnss.rtk.satellites import sat_states, single_point
 from gnss.spp import SppFailed
 
@@ -132,17 +132,6 @@ def _to_pos(
 ) -> PosSolutions:
     lat, lon, h = ecef_to_geodetic(ecef)
     llh = np.stack([lat, lon, h], axis=1) if len(ecef) else np.zeros((0, 3))
-    sd = np.zeros((len(ecef), 6))
-    for i in range(len(ecef)):
-        la, lo = np.radians(llh[i, 0]), np.radians(llh[i, 1])
-        e = np.array(
-            [
-                [-np.sin(lo), np.cos(lo), 0.0],
-                [-np.sin(la) * np.cos(lo), -np.sin(la) * np.sin(lo), np.cos(la)],
-                [np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)],
-            ]
-        )
-        qe = e @ cov[i] @ e.T  # E, N, U
-        sd[i] = [qe[1, 1], qe[0, 0], qe[2, 2], qe[1, 0], qe[0, 2], qe[2, 1]]
-    sd = np.sign(sd) * np.sqrt(np.abs(sd))
+    rot = enu_rotation(llh[:, 0], llh[:, 1])  # (n, 3, 3) ECEF -> ENU
+    sd = sd_from_enu_cov(rot @ cov @ np.swapaxes(rot, 1, 2))
     return PosSolutions(time=times, llh=llh, q=q, ns=ns, sd=sd, age_s=age, ratio=ratio)
