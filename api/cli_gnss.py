@@ -16,6 +16,10 @@ from core.live import make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
 from gnss.inspect import inspect_file
+from gnss.ntrip.upstream import NtripUrl, parse_ntrip_url
+from gnss.rtk.options import RtkOptions
+from gnss.rtk.pool import RtkPool, SessionSpec
+from hardware.cloud_rtk import CloudRtk
 from hardware.gnss_agent import forward, serial_source, tcp_source
 from hardware.gnss_listener import ReceiverListener
 from hardware.gnss_replay import paced_chunks
@@ -72,23 +76,57 @@ def _hostport(value: str) -> tuple[str, int]:
 def listen(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port for receivers")] = 2102,
+    rtk_caster: Annotated[
+        str | None,
+        typer.Option(
+            help="cloud RTK: solve rovers' raw RTCM against this caster mount, "
+            "ntrip://user:pass@host:port/NEAREST (default: BEIDOU_RTK_CASTER_URL)",
+        ),
+    ] = None,
+    rtk_workers: Annotated[
+        int | None, typer.Option(min=1, help="RTK processes (default: BEIDOU_RTK_WORKERS)")
+    ] = None,
+    rtk_mode: Annotated[str, typer.Option(help="kinematic | static | dgnss | single")] = "kinematic",
+    rtk_systems: Annotated[str, typer.Option(help="systems solved, e.g. C,G,E,J")] = "C,G,E,J",
+    rtk_freqs: Annotated[int, typer.Option(min=1, max=3, help="frequencies per system")] = 2,
 ) -> None:
-    """Take raw NMEA/RTCM from receivers over TCP (first line: the device token)."""
-    asyncio.run(_listen(host, port))
+    """Take raw NMEA/RTCM from receivers over TCP or NTRIP upload (the device token logs in).
+    With --rtk-caster, rovers streaming RTCM MSM are solved by the platform (cloud RTK)."""
+    settings = Settings()
+    rtk_caster = rtk_caster or settings.rtk_caster_url
+    cloud = None
+    if rtk_caster is not None:
+        try:
+            source = parse_ntrip_url(rtk_caster)
+            options = RtkOptions(mode=rtk_mode, systems=rtk_systems.replace(",", ""), freqs=rtk_freqs)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+        cloud = (source, SessionSpec(options), rtk_workers or settings.rtk_workers)
+    asyncio.run(_listen(host, port, cloud))
 
 
-async def _listen(host: str, port: int) -> None:
+async def _listen(host: str, port: int, cloud: tuple[NtripUrl, SessionSpec, int] | None) -> None:
     settings = Settings()
     configure_logging(settings.log_level, json=settings.log_json)
     engine = make_engine(settings.database_url)
     store = make_live_store(settings.redis_url)
-    listener = ReceiverListener(make_sessionmaker(engine), settings, store)
+    pool = None
+    rtk = None
+    if cloud is not None:
+        source, spec, workers = cloud
+        pool = RtkPool(workers)
+        pool.start()
+        rtk = CloudRtk(pool, source, spec)
+        out.print(f"cloud RTK: {workers} worker(s), bases from {source.host}:{source.port}/{source.mount}")
+    listener = ReceiverListener(make_sessionmaker(engine), settings, store, rtk=rtk)
     server = await listener.serve(host, port)
     out.print(f"receiver listener on {host}:{port}")
     try:
         async with server:
             await server.serve_forever()
     finally:
+        if pool is not None:
+            await pool.close()
         await store.close()
         await engine.dispose()
 

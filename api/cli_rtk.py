@@ -232,6 +232,17 @@ def parse_systems(value: str) -> str:
     return "".join(c for c in SUPPORTED_SYSTEMS if c in letters)
 
 
+def parse_enu(value: str | None, hint: str) -> tuple[float, float, float]:
+    """``e,n,u`` metres (None: zero)."""
+    if value is None:
+        return 0.0, 0.0, 0.0
+    try:
+        e, n, u = (float(v) for v in value.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter("expected e,n,u in metres", param_hint=hint) from exc
+    return e, n, u
+
+
 def rinex_header_ecef(path: Path) -> NDArray[np.float64]:
     """The ``APPROX POSITION XYZ`` of an observation file, reading its header only."""
     head = bytearray()
@@ -295,6 +306,28 @@ def solve_cmd(
     ] = "continuous",
     elmask: Annotated[float, typer.Option(min=0.0, max=90.0, help="elevation mask (degrees)")] = 15.0,
     ratio: Annotated[float, typer.Option(min=1.0, help="ratio-test threshold to accept a fix")] = 3.0,
+    atx: Annotated[
+        Path | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="ANTEX file of the receiver antennas (e.g. igs20.atx)"
+        ),
+    ] = None,
+    rover_ant: Annotated[
+        str,
+        typer.Option(
+            help="rover antenna type as in ANTEX, e.g. 'JAVRINGANT_DM   SCIS'; '*': the RINEX header's "
+            "type and delta"
+        ),
+    ] = "",
+    base_ant: Annotated[str, typer.Option(help="base antenna type, as --rover-ant")] = "",
+    rover_delta: Annotated[
+        str | None, typer.Option(help="rover antenna delta 'e,n,u' (m): marker to antenna reference point")
+    ] = None,
+    base_delta: Annotated[str | None, typer.Option(help="base antenna delta 'e,n,u' (m)")] = None,
+    ant_pcv: Annotated[
+        bool,
+        typer.Option(help="apply the receiver antennas' elevation-dependent PCV, not only their offsets"),
+    ] = False,
     gga: Annotated[
         Path | None, typer.Option(dir_okay=False, help="also write the solutions as NMEA GGA sentences")
     ] = None,
@@ -312,6 +345,12 @@ def solve_cmd(
             ar=cast(ArMode, ar),
             elmask_deg=elmask,
             ratio_threshold=ratio,
+            antex_path=atx,
+            rover_antenna=rover_ant,
+            base_antenna=base_ant,
+            rover_delta_enu_m=parse_enu(rover_delta, "--rover-delta"),
+            base_delta_enu_m=parse_enu(base_delta, "--base-delta"),
+            antenna_pcv=ant_pcv,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -4,7 +4,7 @@ For each set of shared/data/gnss/rinex and each RTKLIB option file of reference/
 reference/summary.csv runs on it, in the same run:
 
 ours     ``gnss.rtk.solve.solve_rinex`` with the conf mapped to ``RtkOptions`` (posmode, frequency,
-         navsys without GLONASS, armode, elmask, arthres and the filter's statistics), the base
+         navsys, armode, elmask, arthres and the filter's statistics), the base
          position given as rnx2rtkp's ``-r``/``-l`` gave it to the references.
 rtklib   RTKLIB 2.4.3 b34 in process through the PyPI binding ``pyrtklib`` 0.2.7.
 demo5    rtklibexplorer's demo5 (EX 2.5.0) through ``pyrtklib5`` 0.2.8.
@@ -67,7 +67,7 @@ ENGINES = {  # name -> (label, peer module or None for ours, reference .pos suff
 SPEED_GOAL = ("matstatic", "kin_all_l12_cont")
 MATCH_TOL_MS = 50  # same epoch when the solution times are this close (epochs are >= 1 s apart)
 # RTKLIB options our RtkOptions has no counterpart for: these confs run on the peers only
-PEER_ONLY_CONFS = {"kin_gejq_l12_cont_atx": "receiver antenna models (test.atx)"}
+PEER_ONLY_CONFS: dict[str, str] = {}  # none since the receiver antenna models (_atx)
 
 Float = NDArray[np.float64]
 
@@ -150,7 +150,7 @@ def _sets() -> dict[str, RinexSet]:
 _POSMODE = {"single": "single", "dgps": "dgnss", "kinematic": "kinematic", "static": "static"}
 _FREQS = {"l1": 1, "l1+2": 2, "l1+l2": 2, "l1+2+3": 3, "l1+l2+l5": 3}
 _ARMODE = {a: a for a in ("continuous", "instantaneous", "fix-and-hold", "off")}
-_NAVSYS = ((1, "G"), (8, "E"), (32, "C"), (16, "J"))  # GLONASS (4) is not ours: dropped
+_NAVSYS = ((1, "G"), (8, "E"), (32, "C"), (16, "J"), (4, "R"))  # GLONASS: code only (RtkOptions)
 _NUMERIC = {  # conf key -> (RtkOptions field, converter)
     "pos1-elmask": ("elmask_deg", float),
     "pos2-arthres": ("ratio_threshold", float),
@@ -176,8 +176,9 @@ def read_conf(path: Path) -> dict[str, str]:
     return opts
 
 
-def conf_kwargs(opts: dict[str, str]) -> dict[str, Any]:
-    """The ``RtkOptions`` keyword arguments for an RTKLIB option set."""
+def conf_kwargs(opts: dict[str, str], data_dir: Path | None = None) -> dict[str, Any]:
+    """The ``RtkOptions`` keyword arguments for an RTKLIB option set; ``file-rcvantfile`` is
+    relative to ``data_dir`` (rnx2rtkp's working directory)."""
     navsys = int(opts.get("pos1-navsys", "1"))
     kwargs: dict[str, Any] = {
         "mode": _POSMODE[opts["pos1-posmode"]],
@@ -188,6 +189,12 @@ def conf_kwargs(opts: dict[str, str]) -> dict[str, Any]:
     for key, (name, convert) in _NUMERIC.items():
         if key in opts:
             kwargs[name] = convert(opts[key])
+    if opts.get("file-rcvantfile"):
+        kwargs["antex_path"] = (data_dir or Path()) / opts["file-rcvantfile"]
+    for ant, who in (("ant1", "rover"), ("ant2", "base")):
+        kwargs[f"{who}_antenna"] = opts.get(f"{ant}-anttype", "")
+        kwargs[f"{who}_delta_enu_m"] = tuple(float(opts.get(f"{ant}-antdel{c}") or 0) for c in "enu")
+    kwargs["antenna_pcv"] = opts.get("pos1-posopt2", "off") == "on"
     return kwargs
 
 
@@ -346,7 +353,7 @@ def run_ours(sets: dict[str, RinexSet], jobs: list[tuple[str, str]], repeat: int
         if conf in PEER_ONLY_CONFS:
             continue
         s = sets[name]
-        options = RtkOptions(**conf_kwargs(read_conf(CONF / f"{conf}.conf")))
+        options = RtkOptions(**conf_kwargs(read_conf(CONF / f"{conf}.conf"), s.dir))
         single = options.mode == "single"
         base, base_ecef = (None, None) if single else (s.dir / s.base, s.base_ecef_m())
         times = []

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
         default=Path("var") / "maas", description="imported GTFS/OSM networks (NumPy caches)"
     )
 
+    rtk_caster_url: str | None = Field(
+        default=None,
+        description="cloud RTK's base source, ntrip://user:pass@host:port/NEAREST; unset: no cloud RTK",
+    )
+    rtk_workers: int = Field(default=1, ge=1, description="cloud RTK worker processes")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -2,8 +2,16 @@
 
 Protocol: the first line is the device token (``gnss_receiver``); the listener answers ``OK`` or
 ``ERROR <reason>`` and closes. Then raw receiver output - NMEA, RTCM 3, UBX, noise - flows as it
-comes. Fixes are committed in batches (every ``batch_s`` or when the connection ends); a batch
-already committed is never lost, and a resend after a reconnect stores nothing twice (one point
+comes. A rover that can only speak NTRIP uploads the same way as a base station does to a caster
+(``SOURCE <token> /<any mount>`` for NTRIP 1.0, or ``POST /<mount>`` with the token as the Basic
+password, chunked or not, for 2.0); the mount name is not used.
+
+With cloud RTK on (``rtk``), a stream that carries RTCM is solved by the platform
+(:mod:`hardware.cloud_rtk`): its frames go to the rover's RTK session and the fixes that come back
+are stored like NMEA fixes.
+
+Fixes are committed in batches (every ``batch_s`` or when the connection ends); a batch already
+committed is never lost, and a resend after a reconnect stores nothing twice (one point
 per receiver and second; occupancy evidence keyed by its stay).
 """
 
@@ -21,6 +29,9 @@ from core.live import LiveStore
 from core.settings import Settings
 from gnss.fixes import FixAssembler, PositionFix
 from gnss.framer import StreamFramer
+from gnss.ntrip.protocol import BadRequest, ChunkDecoder, parse_head, response
+from gnss.rtcm.framing import RtcmFrame
+from hardware.cloud_rtk import CloudRtk, RoverLink
 from parking.access import TokenCache, authenticate
 from parking.availability import LiveAvailability
 from parking.positions import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
@@ -29,6 +40,13 @@ from parking.unit import unit_of_work
 log = structlog.get_logger(__name__)
 
 MAX_TOKEN_LINE = 512
+NTRIP_UPLOAD = (b"SOURCE ", b"POST ")
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    receiver: Receiver
+    chunked: bool = False  # an NTRIP 2.0 upload with chunked transfer encoding
 
 
 @dataclass
@@ -51,6 +69,7 @@ class ReceiverListener:
         batch_s: float = 1.0,
         idle_timeout_s: float = 120.0,
         login_timeout_s: float = 10.0,
+        rtk: CloudRtk | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.settings = settings
@@ -62,6 +81,7 @@ class ReceiverListener:
         self.idle_timeout_s = idle_timeout_s
         self.login_timeout_s = login_timeout_s
         self.stats = ListenerStats()
+        self.rtk = rtk
         self._lock = asyncio.Lock()  # one receiver's batch at a time through the shared tracker
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
@@ -70,12 +90,12 @@ class ReceiverListener:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
         try:
-            receiver = await self._login(reader, writer)
-            if receiver is None:
+            login = await self._login(reader, writer)
+            if login is None:
                 return
             self.stats.connections += 1
-            log.info("gnss_receiver_connected", receiver=str(receiver.id), peer=str(peer))
-            await self._stream(receiver, reader)
+            log.info("gnss_receiver_connected", receiver=str(login.receiver.id), peer=str(peer))
+            await self._stream(login, reader)
             self.stats.finished += 1
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
@@ -84,13 +104,31 @@ class ReceiverListener:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Receiver | None:
+    async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Login | None:
         try:
             line = await asyncio.wait_for(reader.readuntil(b"\n"), self.login_timeout_s)
+            ntrip = line.startswith(NTRIP_UPLOAD)
+            if ntrip and not line.endswith(b"\r\n\r\n"):
+                line += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.login_timeout_s)
         except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
             await self._refuse(writer, "the first line must be the device token")
             return None
-        token = line.strip().decode("ascii", "replace")
+        if not ntrip:
+            receiver = await self._receiver(line.strip().decode("ascii", "replace"), writer, None)
+            return None if receiver is None else Login(receiver)
+        try:
+            request = parse_head(line.rstrip(b"\r\n"))
+        except BadRequest as exc:
+            await self._refuse(writer, str(exc), ntrip=1)
+            return None
+        receiver = await self._receiver(request.password or "", writer, request.version)
+        if receiver is None:
+            return None
+        writer.write(b"ICY 200 OK\r\n\r\n" if request.version == 1 else response(2, "200 OK"))
+        await writer.drain()
+        return Login(receiver, chunked=request.chunked)
+
+    async def _receiver(self, token: str, writer: asyncio.StreamWriter, ntrip: int | None) -> Receiver | None:
         try:
             async with self.sessionmaker() as db:
                 principal = await authenticate(
@@ -98,44 +136,71 @@ class ReceiverListener:
                 )
             receiver = receiver_of(principal)
         except DomainError as exc:
-            await self._refuse(writer, exc.detail)
+            await self._refuse(writer, exc.detail, ntrip=ntrip)
             return None
-        writer.write(b"OK\r\n")
-        await writer.drain()
+        if ntrip is None:
+            writer.write(b"OK\r\n")
+            await writer.drain()
         return receiver
 
-    async def _refuse(self, writer: asyncio.StreamWriter, reason: str) -> None:
+    async def _refuse(self, writer: asyncio.StreamWriter, reason: str, ntrip: int | None = None) -> None:
         self.stats.refused += 1
-        writer.write(f"ERROR {reason}\r\n".encode())
+        if ntrip == 1:
+            writer.write(b"ERROR - Bad Password\r\n")
+        elif ntrip == 2:
+            writer.write(response(2, "401 Unauthorized"))
+        else:
+            writer.write(f"ERROR {reason}\r\n".encode())
         with contextlib.suppress(ConnectionError):
             await writer.drain()
 
-    async def _stream(self, receiver: Receiver, reader: asyncio.StreamReader) -> None:
+    async def _stream(self, login: Login, reader: asyncio.StreamReader) -> None:
         framer, assembler = StreamFramer(), FixAssembler()
+        chunks = ChunkDecoder() if login.chunked else None
+        rover: RoverLink | None = None
         pending: list[PositionFix] = []
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.batch_s
-        while True:
-            timeout = max(0.0, min(self.idle_timeout_s, deadline - loop.time()))
-            try:
-                chunk = await asyncio.wait_for(reader.read(65536), timeout)
-            except TimeoutError:
-                chunk = None
-                if loop.time() < deadline:  # idle for idle_timeout_s
+        try:
+            while True:
+                timeout = max(0.0, min(self.idle_timeout_s, deadline - loop.time()))
+                try:
+                    chunk = await asyncio.wait_for(reader.read(65536), timeout)
+                except TimeoutError:
+                    chunk = None
+                    if loop.time() < deadline:  # idle for idle_timeout_s
+                        break
+                if chunk == b"":
                     break
-            if chunk == b"":
-                break
-            if chunk:
-                self.stats.bytes_in += len(chunk)
-                for record in framer.feed(chunk):
+                if chunk and chunks is not None:
+                    try:
+                        chunk = chunks.feed(chunk)
+                    except BadRequest:
+                        log.warning("gnss_receiver_bad_chunking", receiver=str(login.receiver.id))
+                        break
+                if chunk:
+                    self.stats.bytes_in += len(chunk)
+                    rtcm = bytearray()
+                    for record in framer.feed(chunk):
+                        if isinstance(record, RtcmFrame):
+                            rtcm += record.raw
+                        else:
+                            pending += assembler.push(record)
+                    if rtcm and self.rtk is not None:
+                        rover = rover or self.rtk.open(str(login.receiver.id))
+                        pending += await rover.feed(bytes(rtcm))
+                if loop.time() >= deadline:
+                    await self._commit(login.receiver, pending)
+                    pending = []
+                    deadline = loop.time() + self.batch_s
+            for record in framer.flush():
+                if not isinstance(record, RtcmFrame):
                     pending += assembler.push(record)
-            if loop.time() >= deadline:
-                await self._commit(receiver, pending)
-                pending = []
-                deadline = loop.time() + self.batch_s
-        for record in framer.flush():
-            pending += assembler.push(record)
-        await self._commit(receiver, pending + assembler.flush())
+            pending += assembler.flush()
+        finally:
+            if rover is not None:
+                pending += await rover.close()
+        await self._commit(login.receiver, pending)
 
     async def _commit(self, receiver: Receiver, fixes: list[PositionFix]) -> None:
         if not fixes:

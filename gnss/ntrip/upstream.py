@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 import structlog
 
-from gnss.ntrip.caster import Caster
+from gnss.ntrip.caster import Caster, Mount
 from gnss.ntrip.protocol import BadRequest, ChunkDecoder
 from gnss.ntrip.sourcetable import MountInfo
 from gnss.rtcm.framing import RtcmFramer
@@ -57,29 +57,45 @@ class MirrorSpec:
     version: int = 2
 
 
-def parse_mirror(text: str) -> MirrorSpec:
-    local, sep, url = text.partition("=")
-    if not sep or not local:
-        raise ValueError("expected LOCAL=ntrip://user:pass@host:port/MOUNT")
+@dataclass(frozen=True, slots=True)
+class NtripUrl:
+    """``ntrip://user:pass@host:port/MOUNT`` (``ntrip1://`` for NTRIP 1.0)."""
+
+    host: str
+    port: int
+    mount: str
+    user: str | None
+    password: str | None
+    version: int = 2
+
+
+def parse_ntrip_url(url: str) -> NtripUrl:
     parts = urlsplit(url)
     if parts.scheme not in ("ntrip", "ntrip1", "ntrip2"):
-        raise ValueError("the upstream URL's scheme is ntrip:// (v2), ntrip2:// or ntrip1://")
-    remote = parts.path.lstrip("/")
-    if not parts.hostname or not remote or "/" in remote:
-        raise ValueError("the upstream URL needs a host and one mountpoint: ntrip://host:port/MOUNT")
+        raise ValueError("the caster URL's scheme is ntrip:// (v2), ntrip2:// or ntrip1://")
+    mount = parts.path.lstrip("/")
+    if not parts.hostname or not mount or "/" in mount:
+        raise ValueError("the caster URL needs a host and one mountpoint: ntrip://host:port/MOUNT")
     try:
         port = parts.port or 2101
     except ValueError as exc:
-        raise ValueError("bad port in the upstream URL") from exc
-    return MirrorSpec(
-        local_mount=local,
+        raise ValueError("bad port in the caster URL") from exc
+    return NtripUrl(
         host=parts.hostname,
         port=port,
-        remote_mount=remote,
+        mount=mount,
         user=unquote(parts.username) if parts.username is not None else None,
         password=unquote(parts.password) if parts.password is not None else None,
         version=1 if parts.scheme == "ntrip1" else 2,
     )
+
+
+def parse_mirror(text: str) -> MirrorSpec:
+    local, sep, url = text.partition("=")
+    if not sep or not local:
+        raise ValueError("expected LOCAL=ntrip://user:pass@host:port/MOUNT")
+    u = parse_ntrip_url(url)
+    return MirrorSpec(local, u.host, u.port, u.mount, u.user, u.password, u.version)
 
 
 def backoff_delay(
@@ -108,46 +124,61 @@ def request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-class Upstream:
-    """Pull ``remote_mount`` of the caster at ``host:port`` into ``local_mount`` of ``caster``.
+GgaSource = str | Callable[[], str | None] | None
 
-    ``start()`` runs it as a task, ``stop()`` ends it. ``gga`` (a GGA sentence) is sent to
-    upstreams that need the rover's position (VRS mounts): as the ``Ntrip-GGA`` header (v2) and
-    in-band every ``gga_every_s``.
+
+class NtripPull:
+    """An NTRIP client that never gives up: pulls ``mount`` of the caster at ``host:port`` and hands
+    every byte of the stream to :meth:`received`; subclasses say what that means.
+
+    ``gga`` (a GGA sentence, or a function giving the latest one) is sent to casters that need the
+    rover's position (VRS mounts, ``NEAREST``): as the ``Ntrip-GGA`` header (v2) and in-band
+    every ``gga_every_s``.
     """
 
     def __init__(
         self,
-        caster: Caster,
-        local_mount: str,
         host: str,
         port: int,
-        remote_mount: str,
+        mount: str,
         user: str | None = None,
         password: str | None = None,
         *,
         version: int = 2,
-        identifier: str = "",
         initial_backoff_s: float = 1.0,
         max_backoff_s: float = 60.0,
         read_timeout_s: float = 10.0,
-        gga: str | None = None,
+        gga: GgaSource = None,
         gga_every_s: float = 10.0,
     ) -> None:
         if version not in (1, 2):
             raise ValueError("NTRIP version is 1 or 2")
-        self.caster = caster
-        self.local_mount = local_mount
-        self.host, self.port, self.remote_mount = host, port, remote_mount
+        self.host, self.port, self.remote_mount = host, port, mount
         self.user, self.password, self.version = user, password, version
         self.initial_backoff_s, self.max_backoff_s = initial_backoff_s, max_backoff_s
         self.read_timeout_s = read_timeout_s
         self.gga, self.gga_every_s = gga, gga_every_s
         self.connects = 0  # streams opened (the first one and every reconnection)
         self.failures = 0  # consecutive failed attempts since the last productive connection
+        self.bytes_in = 0
         self.last_error: str | None = None
         self._task: asyncio.Task[None] | None = None
-        caster.add_local_mount(MountInfo(local_mount, identifier=identifier or f"{remote_mount} via {host}"))
+
+    # --- what a subclass does with the stream ---------------------------------------------------
+
+    def opened(self) -> None:
+        """The caster answered with a stream."""
+
+    def received(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def closed(self) -> None:
+        """The stream ended (whatever the reason)."""
+
+    # --- the connection -------------------------------------------------------------------------
+
+    def current_gga(self) -> str | None:
+        return self.gga() if callable(self.gga) else self.gga
 
     def start(self) -> asyncio.Task[None]:
         if self._task is None or self._task.done():
@@ -163,15 +194,15 @@ class Upstream:
 
     async def run(self) -> None:
         """Pull forever: one session after another, with backoff in between."""
-        log_ = log.bind(mountpoint=self.local_mount, upstream=f"{self.host}:{self.port}/{self.remote_mount}")
+        log_ = log.bind(upstream=f"{self.host}:{self.port}/{self.remote_mount}")
         while True:
-            frames_before = self.caster.mount(self.local_mount).stats.frames
+            bytes_before = self.bytes_in
             try:
                 await self._session()
                 self.last_error = "closed by upstream"
             except (OSError, TimeoutError, asyncio.IncompleteReadError, BadRequest, UpstreamRefused) as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-            if self.caster.mount(self.local_mount).stats.frames > frames_before:
+            if self.bytes_in > bytes_before:
                 self.failures = 0  # it worked for a while: start the backoff over
             delay = backoff_delay(self.failures, self.initial_backoff_s, self.max_backoff_s)
             self.failures += 1
@@ -185,7 +216,13 @@ class Upstream:
         try:
             writer.write(
                 request_head(
-                    self.host, self.port, self.remote_mount, self.user, self.password, self.version, self.gga
+                    self.host,
+                    self.port,
+                    self.remote_mount,
+                    self.user,
+                    self.password,
+                    self.version,
+                    self.current_gga(),
                 )
             )
             await writer.drain()
@@ -220,10 +257,9 @@ class Upstream:
     async def _stream(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, chunked: bool
     ) -> None:
-        mount = self.caster.claim_mount(self.local_mount)
+        self.opened()
         self.connects += 1
-        log.info("ntrip_upstream_up", mountpoint=self.local_mount, connects=self.connects)
-        framer = RtcmFramer()
+        log.info("ntrip_upstream_up", upstream=self.remote_mount, connects=self.connects)
         decoder = ChunkDecoder() if chunked else None
         sender = asyncio.get_running_loop().create_task(self._send_gga(writer)) if self.gga else None
         try:
@@ -233,19 +269,77 @@ class Upstream:
                     return
                 if decoder is not None:
                     data = decoder.feed(data)
-                self.caster.ingest(mount, framer, data)
+                self.bytes_in += len(data)
+                self.received(data)
                 if decoder is not None and decoder.done:
                     return
         finally:
             if sender is not None:
                 sender.cancel()
-            self.caster.release_mount(mount)
+            self.closed()
 
     async def _send_gga(self, writer: asyncio.StreamWriter) -> None:
-        assert self.gga is not None
-        line = self.gga.strip().encode("ascii") + b"\r\n"
         with contextlib.suppress(ConnectionError):
             while True:
-                writer.write(line)
-                await writer.drain()
+                gga = self.current_gga()
+                if gga:
+                    writer.write(gga.strip().encode("ascii") + b"\r\n")
+                    await writer.drain()
                 await asyncio.sleep(self.gga_every_s)
+
+
+class Upstream(NtripPull):
+    """Pull ``remote_mount`` of the caster at ``host:port`` into ``local_mount`` of ``caster``.
+
+    ``start()`` runs it as a task, ``stop()`` ends it.
+    """
+
+    def __init__(
+        self,
+        caster: Caster,
+        local_mount: str,
+        host: str,
+        port: int,
+        remote_mount: str,
+        user: str | None = None,
+        password: str | None = None,
+        *,
+        version: int = 2,
+        identifier: str = "",
+        initial_backoff_s: float = 1.0,
+        max_backoff_s: float = 60.0,
+        read_timeout_s: float = 10.0,
+        gga: GgaSource = None,
+        gga_every_s: float = 10.0,
+    ) -> None:
+        super().__init__(
+            host,
+            port,
+            remote_mount,
+            user,
+            password,
+            version=version,
+            initial_backoff_s=initial_backoff_s,
+            max_backoff_s=max_backoff_s,
+            read_timeout_s=read_timeout_s,
+            gga=gga,
+            gga_every_s=gga_every_s,
+        )
+        self.caster = caster
+        self.local_mount = local_mount
+        self._mount: Mount | None = None
+        self._framer = RtcmFramer()
+        caster.add_local_mount(MountInfo(local_mount, identifier=identifier or f"{remote_mount} via {host}"))
+
+    def opened(self) -> None:
+        self._mount = self.caster.claim_mount(self.local_mount)
+        self._framer = RtcmFramer()
+
+    def received(self, data: bytes) -> None:
+        assert self._mount is not None
+        self.caster.ingest(self._mount, self._framer, data)
+
+    def closed(self) -> None:
+        if self._mount is not None:
+            self.caster.release_mount(self._mount)
+            self._mount = None

@@ -6,6 +6,12 @@ side; QZSS's bit 0 of health, which concerns another signal, is ignored). Galile
 I/NAV (E1/E5b) and F/NAV (E1/E5a) records; I/NAV is preferred because the positioning pairs E1 with
 E5b. Times here are absolute GPST seconds since the GPS epoch, so week rollovers and BDT's own week
 count never need special cases.
+
+GLONASS records (state vectors, :mod:`gnss.glonass`) are kept apart from the Keplerian ones and
+chosen by RTKLIB's ``selgeph`` rule: nearest reference time within 30 min (the records come every
+30 min), healthy. RINEX gives their reference time in UTC: as RTKLIB's reader does, it is rounded
+to the 15 min grid the broadcast ``tb`` lives on, then taken to GPST with the leap seconds of the
+file's header, or of the table of leap seconds when the header has none.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from gnss.glonass import GlonassArrays
 from gnss.orbits import KeplerArrays
 from gnss.rinex import NavData
 from gnss.rtcm.ephemeris import KeplerEphemeris
@@ -26,7 +33,15 @@ F64 = NDArray[np.float64]
 WEEK_S: Final = 604_800.0
 BDT_GPST_S: Final = 14.0  # BDT = GPST - 14 s
 BDT_WEEK0: Final = 1356  # GPS week of BDT's epoch, 2006-01-01
-MAX_DTOE_S: Final = {"G": 7200.0, "J": 7200.0, "E": 10800.0, "C": 21600.0}
+MAX_DTOE_S: Final = {"G": 7200.0, "J": 7200.0, "E": 10800.0, "C": 21600.0, "R": 1800.0}
+GLONASS_TB_GRID_S: Final = 900.0  # tb, the GLONASS record's reference time, is a multiple of 15 min
+# GPST - UTC from each leap second on (IERS Bulletin C; RTKLIB's leaps[]), newest first
+LEAP_SECONDS: Final = (
+    ("2017-01-01", 18), ("2015-07-01", 17), ("2012-07-01", 16), ("2009-01-01", 15), ("2006-01-01", 14),
+    ("1999-01-01", 13), ("1997-07-01", 12), ("1996-01-01", 11), ("1994-07-01", 10), ("1993-07-01", 9),
+    ("1992-07-01", 8), ("1991-01-01", 7), ("1990-01-01", 6), ("1988-01-01", 5), ("1985-07-01", 4),
+    ("1983-07-01", 3), ("1982-07-01", 2), ("1981-07-01", 1),
+)  # fmt: skip
 _GPS_EPOCH: Final = np.datetime64("1980-01-06T00:00:00", "ns")
 _BDT_EPOCH: Final = np.datetime64("2006-01-01T00:00:00", "ns")
 _FIELDS: Final = {
@@ -43,13 +58,24 @@ def gpst_seconds(time: NDArray[np.datetime64]) -> F64:
     return np.asarray((time.astype("datetime64[ns]") - _GPS_EPOCH).astype(np.int64) / 1e9, dtype=np.float64)
 
 
+def leap_seconds(utc: NDArray[np.datetime64]) -> NDArray[np.int64]:
+    """GPST - UTC (s) at UTC times, from :data:`LEAP_SECONDS` (0 before 1981-07-01)."""
+    starts = np.array([d for d, _ in LEAP_SECONDS[::-1]], dtype="datetime64[ns]")
+    values = np.array([0] + [n for _, n in LEAP_SECONDS[::-1]], dtype=np.int64)
+    return values[np.searchsorted(starts, utc.astype("datetime64[ns]"), side="right")]
+
+
 @dataclass(frozen=True, slots=True)
 class Selection:
-    """Ephemerides for the requested satellites (rows aligned with them) and which have one."""
+    """Ephemerides for the requested satellites (rows aligned with them) and which have one.
+    GLONASS satellites (``glonass_rows`` of the request) have theirs in ``glonass``, in that
+    order; their rows of ``eph`` are placeholders."""
 
     eph: KeplerArrays
     valid: NDArray[np.bool_]
     tgd_s: F64  # the group delay of the first frequency: GPS/QZSS TGD, Galileo BGD E1/E5b, BDS TGD1
+    glonass_rows: NDArray[np.intp]
+    glonass: GlonassArrays
 
 
 class BroadcastNav:
@@ -59,7 +85,7 @@ class BroadcastNav:
         self.iono_alpha = nav.iono.get("GPSA", np.zeros(4))
         self.iono_beta = nav.iono.get("GPSB", np.zeros(4))
         chunks: list[dict[str, np.ndarray]] = []
-        for system in systems:
+        for system in systems.replace("R", ""):
             rec = nav.ephemeris.get(system)
             if rec is None or len(rec) == 0:
                 continue
@@ -68,6 +94,8 @@ class BroadcastNav:
             self._cols = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
         else:
             self._cols = _columns("G", np.zeros(0, dtype=[("sat", "<U3")]))
+        glo = nav.ephemeris.get("R") if "R" in systems else None
+        self._glo = _glonass_records(glo, nav.leap_seconds)
         self._index()
 
     def _index(self) -> None:
@@ -76,7 +104,21 @@ class BroadcastNav:
         for i, sat in enumerate(self._cols["sat"].tolist()):
             rows.setdefault(sat, []).append(i)
         self._by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in rows.items()}
+        glo_rows: dict[str, list[int]] = {}
+        for i, sat in enumerate(self._glo.sat.tolist()):
+            glo_rows.setdefault(sat, []).append(i)
+        self._glo_by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in glo_rows.items()}
         self._last: tuple[tuple[bytes, float], Selection] | None = None
+
+    @property
+    def glonass_records(self) -> tuple[NDArray[np.str_], GlonassArrays]:
+        """Every GLONASS record (satellite, state; ``toe_s`` in absolute GPST seconds)."""
+        return self._glo.sat, self._glo.eph
+
+    @property
+    def glonass_channels(self) -> dict[str, int]:
+        """FDMA channel of each GLONASS satellite, as its (last) broadcast record states it."""
+        return dict(zip(self._glo.sat.tolist(), self._glo.eph.freq_num.tolist(), strict=True))
 
     def select(self, sats: NDArray[np.str_], t_gpst_s: float) -> Selection:
         """The record to use for each satellite at one epoch (rows of unknown satellites are
@@ -91,7 +133,14 @@ class BroadcastNav:
     def _select(self, sats: NDArray[np.str_], t_gpst_s: float) -> Selection:
         rows = np.zeros(len(sats), dtype=np.intp)
         valid = np.zeros(len(sats), dtype=bool)
+        glo_at: list[int] = []
+        glo_rows: list[int] = []
         for i, sat in enumerate(sats.tolist()):
+            if sat[0] == "R":
+                glo_at.append(i)
+                glo_rows.append(self._glo.select(sat, self._glo_by_sat.get(sat), t_gpst_s))
+                valid[i] = glo_rows[-1] >= 0
+                continue
             cand = self._by_sat.get(sat)
             if cand is None:
                 continue
@@ -103,7 +152,12 @@ class BroadcastNav:
             score = dt + np.where(self._cols["preferred"][cand], 0.0, 1e7) + np.where(ok, 0.0, 1e9)
             rows[i] = cand[int(np.argmin(score))]
             valid[i] = True
-        return Selection(self._take(rows), valid, self._cols["tgd_s"][rows] if len(rows) else np.zeros(0))
+        tgd = self._cols["tgd_s"][rows] if len(rows) and len(self._cols["sat"]) else np.zeros(len(rows))
+        # GLONASS: the G1 group delay dTauN is only in RINEX 3.05 records and not applied (0 in
+        # RTKLIB too for the 3.04 files here)
+        tgd[glo_at] = 0.0
+        glo = self._glo.eph.take(np.maximum(np.asarray(glo_rows, dtype=np.intp), 0))
+        return Selection(self._take(rows), valid, tgd, np.asarray(glo_at, dtype=np.intp), glo)
 
     def _take(self, rows: NDArray[np.intp]) -> KeplerArrays:
         c = self._cols
@@ -143,6 +197,49 @@ class BroadcastNav:
         nav._cols = _ephemeris_columns(recs, near_gpst_s)
         nav._index()
         return nav
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _GlonassRecords:
+    sat: NDArray[np.str_]
+    eph: GlonassArrays  # toe_s: absolute GPST seconds
+    healthy: NDArray[np.bool_]
+
+    def select(self, sat: str, cand: NDArray[np.intp] | None, t_gpst_s: float) -> int:
+        """Row of the healthy record nearest ``t_gpst_s`` within 30 min, -1 if none."""
+        if cand is None:
+            return -1
+        dt = np.abs(self.eph.toe_s[cand] - t_gpst_s)
+        ok = self.healthy[cand] & (dt <= MAX_DTOE_S["R"])
+        if not ok.any():
+            return -1
+        return int(cand[int(np.argmin(np.where(ok, dt, np.inf)))])
+
+
+def _glonass_records(rec: NDArray[np.void] | None, leap_header: int | None) -> _GlonassRecords:
+    """GLONASS records of a RINEX navigation file, reference times in GPST (see module doc)."""
+    n = 0 if rec is None else len(rec)
+    if rec is None or n == 0:
+        z, z3, zi = np.zeros(0), np.zeros((0, 3)), np.zeros(0, np.int64)
+        return _GlonassRecords(
+            np.zeros(0, "<U3"), GlonassArrays(zi, z, z3, z3, z3, z, z, zi), np.zeros(0, bool)
+        )
+    utc_s = (rec["toc"].astype("datetime64[ns]") - _GPS_EPOCH).astype(np.int64) / 1e9
+    tb_utc_s = np.floor((utc_s + GLONASS_TB_GRID_S / 2) / GLONASS_TB_GRID_S) * GLONASS_TB_GRID_S
+    leap = leap_seconds(rec["toc"]) if leap_header is None else np.full(n, leap_header, np.int64)
+    freq = rec["freq_num"].astype(np.int64)
+    freq = np.where(freq > 128, freq - 256, freq)  # some receivers write the channel as a byte
+    eph = GlonassArrays(
+        prn=np.array([int(s[1:]) for s in rec["sat"].tolist()], dtype=np.int64),
+        toe_s=tb_utc_s + leap,
+        pos_m=np.stack([rec["x_m"], rec["y_m"], rec["z_m"]], axis=1).astype(np.float64),
+        vel_m_s=np.stack([rec["vx_m_s"], rec["vy_m_s"], rec["vz_m_s"]], axis=1).astype(np.float64),
+        acc_m_s2=np.stack([rec["ax_m_s2"], rec["ay_m_s2"], rec["az_m_s2"]], axis=1).astype(np.float64),
+        tau_n_s=-rec["clock_bias_s"].astype(np.float64),  # RINEX stores -TauN
+        gamma_n=rec["rel_freq_bias"].astype(np.float64),
+        freq_num=freq,
+    )
+    return _GlonassRecords(rec["sat"].astype("<U3"), eph, rec["health"] == 0)
 
 
 def _columns(system: str, rec: NDArray[np.void]) -> dict[str, np.ndarray]:

@@ -6,7 +6,8 @@ an ambiguity is live while its satellite is tracked without a slip. Per epoch:
 
 0. zero-difference residuals with the hydrostatic zenith delay (Saastamoinen) mapped by Niell's
    function, RTKLIB's tropospheric model in relative mode (the wet part cancels over short
-   baselines and is left to the ambiguities' noise);
+   baselines and is left to the ambiguities' noise), and each receiver's antenna phase-centre
+   offset (and PCV) when it has an antenna model (:mod:`gnss.antex`);
 1. time update: kinematic re-seeds the position from the epoch's single-point solution with a
    30 m sigma (no dynamics model, as RTKLIB with ``pos1-dynamics=off``); static keeps it;
    ambiguities random-walk with ``prn_bias_cyc``. Ambiguities are reset on a loss-of-lock flag
@@ -28,10 +29,12 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from gnss.antex import ReceiverModel, range_correction_m
 from gnss.atmosphere import niell_hydrostatic, saastamoinen_m
 from gnss.geodesy import ecef_to_geodetic
 from gnss.orbits import C_MPS
 from gnss.rtk.ambiguity import Fix, WarmStart, resolve
+from gnss.rtk.antennas import NO_ANTENNAS, Antennas
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.satellites import SatStates
 from gnss.spp import az_el, geometry
@@ -40,7 +43,13 @@ F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
 VAR_POS_M2: Final = 30.0**2
 VALIDATION_SIGMAS: Final = 4.0
-SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3}
+SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3, "R": 4}
+# GLONASS (FDMA) enters the code double differences (DGNSS), not the carrier-phase modes': between
+# satellites on different carriers the two receivers' inter-channel biases do not cancel, so its
+# ambiguities are not integers without a model of those biases (RTKLIB's glomodear), which we do
+# not have. (solve_rinex reads no GLONASS in those modes, RtkOptions.systems_used; this keeps it
+# out of the double differences for callers that pass it anyway.)
+CODE_ONLY_SYSTEM: Final = SYSTEM_INDEX["R"]
 
 Q_NONE, Q_FIX, Q_FLOAT, Q_DGNSS, Q_SINGLE = 0, 1, 2, 4, 5
 
@@ -88,9 +97,15 @@ def _day_of_year(t_gpst_s: float) -> float:
 
 class RtkFilter:
     def __init__(
-        self, sats: NDArray[np.str_], wavelength_m: F64, base_ecef_m: F64, options: RtkOptions
+        self,
+        sats: NDArray[np.str_],
+        wavelength_m: F64,
+        base_ecef_m: F64,
+        options: RtkOptions,
+        antennas: Antennas = NO_ANTENNAS,
     ) -> None:
         self.opt = options
+        self.rover_ant, self.base_ant = antennas
         self.n_sats, self.nf = wavelength_m.shape
         self.wl = wavelength_m
         self.base = np.asarray(base_ecef_m, dtype=np.float64)
@@ -111,20 +126,44 @@ class RtkFilter:
         self._hatch_cp = np.full((self.n_sats, self.nf), np.nan)
         self.use_phase = options.mode in ("kinematic", "static")
 
+    def add_satellites(self, sats: NDArray[np.str_], wavelength_m: F64) -> None:
+        """Append satellite columns (a live stream meets satellites as they rise). Their states
+        go at the end of the state vector, so every existing index - and the warm-started
+        decorrelation keyed by them - stays valid; the new ambiguities start dead."""
+        n_new = len(sats)
+        if n_new == 0:
+            return
+        self.wl = np.vstack([self.wl, wavelength_m])
+        self.system = np.concatenate([self.system, [SYSTEM_INDEX[s[0]] for s in sats.tolist()]])
+        self.n_sats += n_new
+        grow = n_new * self.nf
+        self.x = np.concatenate([self.x, np.zeros(grow)])
+        self.p = np.pad(self.p, ((0, grow), (0, grow)))
+        self.live = np.concatenate([self.live, np.zeros(grow, dtype=bool)])
+        self.outage = np.concatenate([self.outage, np.zeros(grow, dtype=np.int64)])
+        self.gf_prev = np.concatenate([self.gf_prev, np.full(n_new, np.nan)])
+        self._hatch_n = np.vstack([self._hatch_n, np.zeros((n_new, self.nf))])
+        self._hatch_pr = np.vstack([self._hatch_pr, np.full((n_new, self.nf), np.nan)])
+        self._hatch_cp = np.vstack([self._hatch_cp, np.full((n_new, self.nf), np.nan)])
+
     # -- residuals ------------------------------------------------------------------------
 
-    def _zero_diff(self, rx: F64, sats: SatStates, pr: F64, cp: F64) -> tuple[F64, F64, F64, F64]:
+    def _zero_diff(
+        self, rx: F64, sats: SatStates, pr: F64, cp: F64, ant: ReceiverModel | None
+    ) -> tuple[F64, F64, F64, F64]:
         rng, los = geometry(rx, sats.pos_m)
-        _, el = az_el(rx, los)
+        az, el = az_el(rx, los)
         lat, _, h = ecef_to_geodetic(rx)
         lat_rad = np.radians(float(lat))
         zenith = saastamoinen_m(lat_rad, float(h), np.array([np.pi / 2]), humidity=0.0)
         tropo = zenith * niell_hydrostatic(lat_rad, float(h), el, self._doy)
-        model = rng - C_MPS * sats.clock_s + tropo
-        return self.wl * cp - model[:, None], pr - model[:, None], los, el
+        model = (rng - C_MPS * sats.clock_s + tropo)[:, None]
+        if ant is not None:  # receiver antenna phase centre, per frequency slot (RTKLIB's antmodel)
+            model = model + range_correction_m(ant, az, el)[:, : self.nf]
+        return self.wl * cp - model, pr - model, los, el
 
     def _residuals(self, rx: F64, ep: EpochObs, base_zd: tuple[F64, F64]) -> _Residuals:
-        ph_r, co_r, los, el = self._zero_diff(rx, ep.rover_sats, ep.rover_pr, ep.rover_cp)
+        ph_r, co_r, los, el = self._zero_diff(rx, ep.rover_sats, ep.rover_pr, ep.rover_cp, self.rover_ant)
         return _Residuals(ph_r - base_zd[0], co_r - base_zd[1], los, el)
 
     # -- time update ----------------------------------------------------------------------
@@ -238,10 +277,12 @@ class RtkFilter:
         dt = 0.0 if self.t_prev is None else ep.t_gpst_s - self.t_prev
         self.t_prev = ep.t_gpst_s
         self._doy = _day_of_year(ep.t_gpst_s)
-        ph_b, co_b, _, _ = self._zero_diff(self.base, ep.base_sats, ep.base_pr, ep.base_cp)
+        ph_b, co_b, _, _ = self._zero_diff(self.base, ep.base_sats, ep.base_pr, ep.base_cp, self.base_ant)
         both = ep.rover_sats.valid & ep.base_sats.valid
         _, el_spp = az_el(ep.spp_ecef_m, geometry(ep.spp_ecef_m, ep.rover_sats.pos_m)[1])
         above = both & (el_spp >= np.radians(self.opt.elmask_deg))
+        if self.use_phase:
+            above &= self.system != CODE_ONLY_SYSTEM
         wl_ok = np.isfinite(self.wl)
         code_ok = above[:, None] & np.isfinite(ep.rover_pr) & np.isfinite(ep.base_pr) & wl_ok
         phase_ok = code_ok & np.isfinite(ep.rover_cp) & np.isfinite(ep.base_cp)

@@ -6,6 +6,10 @@ E5b, BeiDou's B2I), so our double differences pair the same signals RTKLIB's do 
 engines' outputs compare like for like. Satellites are the union of both files' columns (same order
 for both receivers); a receiver that lacks one has NaN there. Base epochs are matched to each rover
 epoch: the latest at or before it within the age limit.
+
+GLONASS (FDMA) wavelengths differ per satellite: they come from the frequency channels of the
+observation file's header, or of the broadcast records (``glonass_channels``) when the header has
+none (RINEX 2, or a satellite it omits). RTKLIB 2.4.3's priority there is the P code first.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Final
 import numpy as np
 from numpy.typing import NDArray
 
+from gnss import glonass
 from gnss.rinex import Observations
 from gnss.rtk.broadcast import gpst_seconds
 
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
+CLIGHT: Final = 299_792_458.0
 SIGNAL_PRIORITY: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
     "G": (
         ("1C", "1P", "1W", "1Y", "1X", "1S", "1L"),
@@ -30,6 +36,7 @@ SIGNAL_PRIORITY: Final[dict[str, tuple[tuple[str, ...], ...]]] = {
     "E": (("1C", "1A", "1B", "1X", "1Z"), ("7Q", "7I", "7X"), ("5Q", "5I", "5X")),
     "J": (("1C", "1S", "1L", "1X"), ("2S", "2L", "2X"), ("5Q", "5I", "5X")),
     "C": (("2I", "2Q", "2X", "1I"), ("7I", "7Q", "7X"), ("6I", "6Q", "6X")),
+    "R": (("1P", "1C"), ("2P", "2C"), ()),  # no third FDMA band (G3 is CDMA)
 }  # fmt: skip
 
 
@@ -114,12 +121,27 @@ def _receiver(
     return ReceiverEpochs(gpst_seconds(obs.time), obs.time.astype("datetime64[ns]"), pr, cp, dop, cn0, lli)
 
 
+def _glonass_wavelengths(
+    wl: F64, sats: NDArray[np.str_], slots: tuple[str | None, ...], channels: dict[str, int]
+) -> None:
+    """Fill GLONASS wavelengths the observation headers left unknown from broadcast channels."""
+    rows = np.flatnonzero(np.char.startswith(sats, "R"))
+    k = np.array([channels.get(str(s), 99) for s in sats[rows]])
+    known = k != 99
+    for f, sig in enumerate(slots):
+        if sig is None:
+            continue
+        need = known & np.isnan(wl[rows, f])
+        wl[rows[need], f] = CLIGHT / glonass.carrier_hz(k[need], int(sig[0]))
+
+
 def build(
     rover: Observations,
     base: Observations | None,
     systems: str,
     n_freqs: int,
     max_base_age_s: float = 30.0,
+    glonass_channels: dict[str, int] | None = None,
 ) -> ObsSet:
     receivers = [rover] if base is None else [rover, base]
     plans = choose_signals(receivers, systems, n_freqs)
@@ -140,6 +162,8 @@ def build(
                         zip(base.sats.tolist(), base.wavelength_m(base_sig).tolist(), strict=True)
                     )
                     wl[missing, f] = [per_base.get(str(s), np.nan) for s in sats[missing]]
+    if glonass_channels and "R" in plan:
+        _glonass_wavelengths(wl, sats, plan["R"], glonass_channels)
     rv = _receiver(rover, sats, plan, n_freqs)
     if base is None:
         return ObsSet(sats, sats.astype("<U1"), wl, plan, rv, None, np.full(rv.t_gpst_s.size, -1, np.intp))

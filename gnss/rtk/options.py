@@ -8,13 +8,17 @@ error ratio 100, initial ambiguity sigma 30 cycles, ambiguity process noise 1e-4
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Literal
 
 Mode = Literal["single", "dgnss", "kinematic", "static"]
 ArMode = Literal["continuous", "instantaneous", "fix-and-hold", "off"]
 MODES: Final = ("single", "dgnss", "kinematic", "static")
 AR_MODES: Final = ("continuous", "instantaneous", "fix-and-hold", "off")
-SUPPORTED_SYSTEMS: Final = "GECJ"
+SUPPORTED_SYSTEMS: Final = "GECJ"  # every mode, from every input (RINEX and RTCM)
+# GLONASS as well, from RINEX, in code positioning (single, DGNSS); the carrier-phase modes accept
+# and leave it out (see RtkOptions.systems_used)
+ACCEPTED_SYSTEMS: Final = SUPPORTED_SYSTEMS + "R"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,15 @@ class RtkOptions:
     max_outage_epochs: int = 5
     var_hold_amb_cyc2: float = 0.001
     code_smoothing_s: float = 30.0  # DGNSS: carrier-smoothing window of the code (0: raw code)
+    # receiver antennas (RTKLIB's file-rcvantfile, ant1-/ant2-anttype, ant*-antdele/n/u,
+    # pos1-posopt2): ANTEX file; antenna type "model radome", "*" for the observation file's
+    # header (type and delta), "" for none; delta = marker to ARP, east/north/up (m)
+    antex_path: Path | None = None
+    rover_antenna: str = ""
+    base_antenna: str = ""
+    rover_delta_enu_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    base_delta_enu_m: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    antenna_pcv: bool = False  # elevation-dependent PCV as well as the offsets (RTKLIB's default: off)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -46,6 +59,16 @@ class RtkOptions:
             raise ValueError(f"ar must be one of {AR_MODES}")
         if self.freqs not in (1, 2, 3):
             raise ValueError("freqs must be 1, 2 or 3")
-        bad = set(self.systems) - set(SUPPORTED_SYSTEMS)
+        bad = set(self.systems) - set(ACCEPTED_SYSTEMS)
         if bad or not self.systems:
-            raise ValueError(f"systems must be letters of {SUPPORTED_SYSTEMS!r} (GLONASS is not supported)")
+            raise ValueError(f"systems must be letters of {ACCEPTED_SYSTEMS!r}")
+        if not self.systems_used:
+            raise ValueError(f"mode {self.mode!r} needs a system besides GLONASS")
+
+    @property
+    def systems_used(self) -> str:
+        """The systems the engine reads. The carrier-phase modes leave GLONASS out: its FDMA phase
+        cannot enter our double differences (see :mod:`gnss.rtk.filter`), and as the mere seed of
+        the filter's position (30 m sigma) it changes no solution yet costs a fifth of the speed
+        (its orbits are integrated, and its ambiguity states would widen the filter)."""
+        return self.systems.replace("R", "") if self.mode in ("kinematic", "static") else self.systems

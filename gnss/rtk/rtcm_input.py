@@ -61,7 +61,7 @@ F64 = NDArray[np.float64]
 Source = bytes | bytearray | memoryview | Iterable[RtcmFrame]
 Progress = Callable[[int, int], None]
 
-_EPHEMERIS_SYSTEM: Final = {1019: "G", 1042: "C", 1044: "J", 1045: "E", 1046: "E"}
+EPHEMERIS_SYSTEM: Final = {1019: "G", 1042: "C", 1044: "J", 1045: "E", 1046: "E"}
 _STATION_TYPES: Final = frozenset((1005, 1006, 1033))
 _MIN_MSM: Final = 4  # MSM1-3 carry the range modulo one light-millisecond only
 _GPS_EPOCH: Final = np.datetime64("1980-01-06T00:00:00", "ns")
@@ -117,7 +117,7 @@ def read_stream(source: Source, systems: str = SUPPORTED_SYSTEMS) -> RtcmStream:
             rec = decode(frame)
             if isinstance(rec, MsmEpoch):
                 msm.append(rec)
-        elif _EPHEMERIS_SYSTEM.get(t, "-") in systems:
+        elif EPHEMERIS_SYSTEM.get(t, "-") in systems:
             rec = decode(frame)
             if isinstance(rec, KeplerEphemeris):
                 ephs.append(rec)

@@ -8,6 +8,7 @@ RTCM MSM epochs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,7 @@ from threadpoolctl import threadpool_limits
 from gnss.geodesy import ecef_to_geodetic, enu_rotation
 from gnss.orbits import C_MPS
 from gnss.rinex import read_nav, read_obs
+from gnss.rtk.antennas import Antennas, receiver_antennas
 from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.filter import Q_SINGLE, EpochObs, RtkFilter
 from gnss.rtk.obsdata import ObsSet, build
@@ -26,6 +28,7 @@ from gnss.rtk.satellites import sat_states, single_point
 from gnss.spp import SppFailed
 
 F64 = NDArray[np.float64]
+I8 = NDArray[np.int8]
 Progress = Callable[[int, int], None]
 
 
@@ -46,8 +49,14 @@ def solve_rinex(
         raise ValueError(f"mode {options.mode!r} needs a base observation file")
     if base_ecef_m is None and base_obs is not None:
         base_ecef_m = np.asarray(base_obs.header.approx_xyz_m, dtype=np.float64)
-    data = build(rover_obs, base_obs, options.systems, options.freqs, options.max_base_age_s)
-    return solve_epochs(data, BroadcastNav(read_nav(nav), options.systems), options, base_ecef_m, progress)
+    eph = BroadcastNav(read_nav(nav), options.systems_used)
+    data = build(
+        rover_obs, base_obs, options.systems_used, options.freqs, options.max_base_age_s, eph.glonass_channels
+    )
+    antennas = receiver_antennas(
+        options, data.n_freqs, rover_obs.header, base_obs.header if base_obs is not None else None
+    )
+    return solve_epochs(data, eph, options, base_ecef_m, progress, antennas=antennas)
 
 
 def solve_epochs(
@@ -56,11 +65,112 @@ def solve_epochs(
     options: RtkOptions,
     base_ecef_m: F64 | None,
     progress: Progress | None = None,
+    *,
+    antennas: Antennas | None = None,
 ) -> PosSolutions:
     """The epoch loop. BLAS is held to one thread: the filter's matrices are ~100 x 100, where
-    OpenBLAS's thread start-up costs 20x the arithmetic (13 ms instead of 0.5 ms per solve)."""
+    OpenBLAS's thread start-up costs 20x the arithmetic (13 ms instead of 0.5 ms per solve).
+    ``antennas``: the receivers' antenna models (default: from the options, without headers)."""
     with threadpool_limits(limits=1, user_api="blas"):
-        return _solve_epochs(data, nav, options, base_ecef_m, progress)
+        return _solve_epochs(data, nav, options, base_ecef_m, progress, antennas)
+
+
+@dataclass(frozen=True, slots=True)
+class EpochSolution:
+    """One rover epoch's answer: position (ECEF m) with covariance, quality (RTKLIB's Q: 1 fix,
+    2 float, 4 DGNSS, 5 single), satellites used, AR ratio, age of the base epoch, receiver clock."""
+
+    ecef_m: F64
+    cov_m2: F64
+    q: int
+    ns: int
+    ratio: float
+    age_s: float
+    clock_s: float
+
+
+class EpochSolver:
+    """The per-epoch step shared by post-processing and the live engine: single point (seeded
+    with the previous epoch's position), then the RTK/DGNSS filter when a base epoch is given.
+
+    Satellites are the caller's columns; the live engine adds columns as satellites rise
+    (:meth:`add_satellites`), so its arrays grow while earlier columns keep their filter states.
+    """
+
+    def __init__(
+        self,
+        sats: NDArray[np.str_],
+        wavelength_m: F64,
+        options: RtkOptions,
+        base_ecef_m: F64 | None,
+        antennas: Antennas | None = None,
+    ) -> None:
+        self.options = options
+        self.sats = sats
+        self.wavelength_m = wavelength_m
+        self.rtk: RtkFilter | None = None
+        if options.mode != "single":
+            if base_ecef_m is None:
+                raise ValueError("a base position is needed")
+            if antennas is None:
+                antennas = receiver_antennas(options, wavelength_m.shape[1])
+            self.rtk = RtkFilter(sats, wavelength_m, base_ecef_m, options, antennas)
+        self.prior: F64 | None = None
+
+    def add_satellites(self, sats: NDArray[np.str_], wavelength_m: F64) -> None:
+        self.sats = np.concatenate([self.sats, sats])
+        self.wavelength_m = np.vstack([self.wavelength_m, wavelength_m])
+        if self.rtk is not None:
+            self.rtk.add_satellites(sats, wavelength_m)
+
+    def update_wavelengths(self, cols: NDArray[np.intp], wavelength_m: F64) -> None:
+        """This epoch's wavelengths of columns ``cols``: a slot seen for the first time gets its
+        own; a slot whose signal moved to another carrier (BeiDou's first slot: B1I or B1C) gets
+        the new one and its ambiguity starts over."""
+        current = self.wavelength_m[cols]
+        changed = np.isfinite(wavelength_m) & (current != wavelength_m)
+        if not changed.any():
+            return
+        rows, slots = np.nonzero(changed)
+        self.wavelength_m[cols[rows], slots] = wavelength_m[rows, slots]
+        if self.rtk is not None:
+            self.rtk.wl[cols[rows], slots] = wavelength_m[rows, slots]
+            self.rtk.live[cols[rows] * self.rtk.nf + slots] = False
+
+    def step(
+        self,
+        nav: BroadcastNav,
+        t_gpst_s: float,
+        rover: tuple[F64, F64, I8],
+        base: tuple[float, F64, F64, I8] | None,
+    ) -> EpochSolution | None:
+        """``rover``: pseudorange (m), phase (cycles), LLI, each ``(n_sats, n_freqs)``; ``base``:
+        the matched base epoch's GPST and the same three, or None. None: no single-point solution."""
+        pr, cp, lli = rover
+        rs = sat_states(nav, self.sats, t_gpst_s, pr[:, 0])
+        try:
+            spp = single_point(
+                nav,
+                self.sats,
+                rs,
+                pr[:, 0],
+                self.wavelength_m[:, 0],
+                t_gpst_s,
+                self.options.elmask_deg,
+                self.prior,
+            )
+        except SppFailed:
+            self.prior = None
+            return None
+        self.prior = spp.ecef_m
+        clock_s = spp.clock_m.get("G", next(iter(spp.clock_m.values()), 0.0)) / C_MPS
+        if self.rtk is None or base is None:
+            return EpochSolution(spp.ecef_m, np.zeros((3, 3)), Q_SINGLE, spp.n_used, 0.0, 0.0, clock_s)
+        t_base, bpr, bcp, blli = base
+        bs = sat_states(nav, self.sats, t_base, bpr[:, 0])
+        ep = EpochObs(t_gpst_s, pr, cp, lli, bpr, bcp, blli, rs, bs, spp.ecef_m, t_gpst_s - t_base)
+        res = self.rtk.step(ep)
+        return EpochSolution(res.ecef_m, res.cov_m2, res.q, res.ns, res.ratio, ep.age_s, clock_s)
 
 
 def _solve_epochs(
@@ -69,6 +179,7 @@ def _solve_epochs(
     options: RtkOptions,
     base_ecef_m: F64 | None,
     progress: Progress | None,
+    antennas: Antennas | None = None,
 ) -> PosSolutions:
     n = data.rover.t_gpst_s.size
     ecef = np.full((n, 3), np.nan)
@@ -78,50 +189,39 @@ def _solve_epochs(
     age = np.zeros(n)
     ratio = np.zeros(n)
     clock_s = np.zeros(n)
-    rtk = None
-    if options.mode != "single":
-        if base_ecef_m is None:
-            raise ValueError("a base position is needed")
-        rtk = RtkFilter(data.sats, data.wavelength_m, base_ecef_m, options)
-    prior: F64 | None = None
+    solver = EpochSolver(data.sats, data.wavelength_m, options, base_ecef_m, antennas)
+    rv, bs = data.rover, data.base
     for k in range(n):
-        t = float(data.rover.t_gpst_s[k])
-        pr, cp, lli = data.rover.pr_m[k], data.rover.cp_cyc[k], data.rover.lli[k]
-        rs = sat_states(nav, data.sats, t, pr[:, 0])
-        try:
-            spp = single_point(
-                nav, data.sats, rs, pr[:, 0], data.wavelength_m[:, 0], t, options.elmask_deg, prior
-            )
-            prior = spp.ecef_m
-            clock_s[k] = spp.clock_m.get("G", next(iter(spp.clock_m.values()), 0.0)) / C_MPS
-        except SppFailed:
-            prior = None
-            if progress:
-                progress(k + 1, n)
-            continue
-        out_pos, out_cov, out_q, out_ns, out_ratio = spp.ecef_m, np.eye(3) * 0.0, Q_SINGLE, spp.n_used, 0.0
         j = int(data.base_index[k])
-        if rtk is not None and data.base is not None and j >= 0:
-            bpr = data.base.pr_m[j]
-            bs = sat_states(nav, data.sats, float(data.base.t_gpst_s[j]), bpr[:, 0])
-            ep = EpochObs(
-                t, pr, cp, lli, bpr, data.base.cp_cyc[j], data.base.lli[j], rs, bs, spp.ecef_m,
-                t - float(data.base.t_gpst_s[j]),
-            )  # fmt: skip
-            res = rtk.step(ep)
-            out_pos, out_cov, out_q, out_ns, out_ratio = res.ecef_m, res.cov_m2, res.q, res.ns, res.ratio
-            age[k] = ep.age_s
-        ecef[k], cov[k], q[k], ns[k], ratio[k] = out_pos, out_cov, out_q, out_ns, out_ratio
+        base = None
+        if bs is not None and j >= 0:
+            base = (float(bs.t_gpst_s[j]), bs.pr_m[j], bs.cp_cyc[j], bs.lli[j])
+        sol = solver.step(nav, float(rv.t_gpst_s[k]), (rv.pr_m[k], rv.cp_cyc[k], rv.lli[k]), base)
+        if sol is not None:
+            ecef[k], cov[k], q[k], ns[k] = sol.ecef_m, sol.cov_m2, sol.q, sol.ns
+            ratio[k], age[k], clock_s[k] = sol.ratio, sol.age_s, sol.clock_s
         if progress:
             progress(k + 1, n)
     keep = q > 0
-    # the solution's time is GPST itself: the receiver's time tag minus its clock offset, as
-    # RTKLIB reports it (receivers that steer their clock in 1 ms steps tag epochs 30.001 s)
-    times = data.rover.time - np.round(clock_s * 1e6).astype("timedelta64[us]")
-    return _to_pos(times[keep], ecef[keep], cov[keep], q[keep], ns[keep], age[keep], ratio[keep])
+    return pos_solutions(
+        solution_times(rv.time, clock_s)[keep],
+        ecef[keep],
+        cov[keep],
+        q[keep],
+        ns[keep],
+        age[keep],
+        ratio[keep],
+    )
 
 
-def _to_pos(
+def solution_times(tags: NDArray[np.datetime64], clock_s: F64) -> NDArray[np.datetime64]:
+    """The solution's time is GPST itself: the receiver's time tag minus its clock offset, as
+    RTKLIB reports it (receivers that steer their clock in 1 ms steps tag epochs 30.001 s)."""
+    out: NDArray[np.datetime64] = tags - np.round(np.asarray(clock_s) * 1e6).astype("timedelta64[us]")
+    return out
+
+
+def pos_solutions(
     times: NDArray[np.datetime64],
     ecef: F64,
     cov: F64,

@@ -183,3 +183,47 @@ def test_solve_rtcm_files(tmp_path: Path) -> None:
     assert set(sols.q.tolist()) == {1}
     xyz = geodetic_to_ecef(sols.llh[:, 0], sols.llh[:, 1], sols.llh[:, 2])
     assert np.max(np.linalg.norm(xyz - arp, axis=1)) < 0.01
+
+
+CSS078 = (
+    "--rover", str(RINEX / "SEPT078M1.21O"),
+    "--base", str(RINEX / "3034078M1.21O"),
+    "--nav", str(RINEX / "SEPT078M.21P"),
+    "--base-pos", "-3959400.631,3385704.533,3667523.111",  # cssrlib test_rtk.py, as the references
+    "--systems", "G,E,J", "--freqs", "2",
+)  # fmt: skip
+ATX_OPTIONS = (  # conf/kin_gejq_l12_cont_atx.conf: file-rcvantfile, ant1-anttype, ant2-anttype
+    "--atx", str(RINEX / "test.atx"),
+    "--rover-ant", "JAVRINGANT_DM   SCIS",
+    "--base-ant", "TRM59800.80     NONE",
+)  # fmt: skip
+
+
+def _vertical_agreement(out: Path, ref: Path) -> float:
+    result = CliRunner().invoke(app, ["rtk", "compare", str(out), str(ref), "--json"])
+    assert result.exit_code == 0, result.output
+    agreement = json.loads(result.stdout)["out"]["reference"]
+    assert agreement["both_fixed_pct"] == 100.0
+    assert agreement["fixed_h95_cm"] < 1.0
+    return float(agreement["fixed_v95_cm"])
+
+
+def test_solve_with_receiver_antennas_follows_rtklibs_atx_run(tmp_path: Path) -> None:
+    """``--atx --rover-ant --base-ant``: RTKLIB's _atx run differs from its plain one by the two
+    antennas' phase-centre offsets (millimetres, mostly up); with them our heights follow the
+    _atx run more closely than without."""
+    with_atx, without = tmp_path / "atx.pos", tmp_path / "plain.pos"
+    for out, extra in ((with_atx, ATX_OPTIONS), (without, ())):
+        result = CliRunner().invoke(app, ["rtk", "solve", *CSS078, *extra, "-o", str(out)])
+        assert result.exit_code == 0, result.output
+    ref = REF / "css078_kin_gejq_l12_cont_atx_B34.pos"
+    assert _vertical_agreement(with_atx, ref) < _vertical_agreement(without, ref)
+
+
+def test_solve_rejects_an_antenna_missing_from_the_antex_file(tmp_path: Path) -> None:
+    out = tmp_path / "out.pos"
+    args = [*CSS078, *ATX_OPTIONS[:4], "--base-ant", "LEIAR25.R4      LEIT", "-o", str(out)]
+    result = CliRunner().invoke(app, ["rtk", "solve", *args], terminal_width=400)
+    assert result.exit_code == 2
+    assert "no receiver antenna 'LEIAR25.R4" in result.output
+    assert not out.exists()

@@ -1,9 +1,10 @@
 """End to end: the RTK engine on the real base + rover sets against their truth and RTKLIB.
 
-For every reference configuration of ``tests/data/gnss/reference/summary.csv`` (but the antenna
-model one, ``*_atx``: we have no ANTEX), our engine runs with the options of the same
-``conf/*.conf`` (posmode, frequency, navsys without GLONASS, armode, elmask, arthres) and the base
-position rnx2rtkp was given, and is held to the issue's goals over the same epochs:
+For every reference configuration of ``tests/data/gnss/reference/summary.csv``, our engine runs
+with the options of the same ``conf/*.conf`` (posmode, frequency, navsys, armode,
+elmask, arthres, and the receiver antennas of ``*_atx``: ANTEX file relative to the RINEX folder,
+antenna types, deltas, receiver PCV switch) and the base position rnx2rtkp was given, and is held
+to the issue's goals over the same epochs:
 
 - fix rate >= the better of RTKLIB 2.4.3 b34 and demo5;
 - where both are fixed, our positions within 1 cm (horizontal 95 %) of RTKLIB 2.4.3's;
@@ -104,7 +105,7 @@ SETS: Final = {
 
 _POSMODE: Final = {"single": "single", "dgps": "dgnss", "kinematic": "kinematic", "static": "static"}
 _FREQS: Final = {"l1": 1, "l1+2": 2, "l1+2+3": 3}
-_NAVSYS: Final = ((1, "G"), (8, "E"), (16, "J"), (32, "C"))  # GLONASS (4) is not ours
+_NAVSYS: Final = ((1, "G"), (4, "R"), (8, "E"), (16, "J"), (32, "C"))
 
 
 def conf_options(conf: str) -> RtkOptions:
@@ -121,17 +122,24 @@ def conf_options(conf: str) -> RtkOptions:
         ar=opts["pos2-armode"],
         elmask_deg=float(opts["pos1-elmask"]),
         ratio_threshold=float(opts["pos2-arthres"]),
+        antex_path=RINEX / opts["file-rcvantfile"] if opts.get("file-rcvantfile") else None,
+        rover_antenna=opts.get("ant1-anttype", ""),
+        base_antenna=opts.get("ant2-anttype", ""),
+        rover_delta_enu_m=_delta(opts, "ant1"),
+        base_delta_enu_m=_delta(opts, "ant2"),
+        antenna_pcv=opts.get("pos1-posopt2", "off") == "on",
     )
 
 
-# (dataset, conf) of every 2.4.3 row of summary.csv but the antenna-model one
+def _delta(opts: dict[str, str], ant: str) -> tuple[float, float, float]:
+    e, n, u = (float(opts.get(f"{ant}-antdel{c}", "0") or 0) for c in "enu")
+    return e, n, u
+
+
+# (dataset, conf) of every 2.4.3 row of summary.csv
 with (REF / "summary.csv").open(encoding="ascii") as _fh:
     _ROWS = [row for row in csv.DictReader(_fh) if row["file"].endswith("_B34.pos")]
-CONFIGS: Final = [
-    (row["dataset"], row["file"][len(row["dataset"]) + 1 : -len("_B34.pos")])
-    for row in _ROWS
-    if "_atx" not in row["file"]
-]
+CONFIGS: Final = [(row["dataset"], row["file"][len(row["dataset"]) + 1 : -len("_B34.pos")]) for row in _ROWS]
 RTK_CONFIGS: Final = [c for c in CONFIGS if conf_options(c[1]).mode in ("kinematic", "static")]
 RTK_TRUTH_CONFIGS: Final = [c for c in RTK_CONFIGS if SETS[c[0]].truth_llh is not None]
 
@@ -198,7 +206,7 @@ def test_dgnss_carrier_smoothing_beats_rtklib_95th_percentile(solve: Solver) -> 
     """DGNSS over the 1 m baseline: the carrier-smoothed code's 95% horizontal error is below
     RTKLIB 2.4.3's raw-code DGPS over the same epochs, and smoothing is what gets it there.
     (Its RMS is not: the error here is a multipath bias of ~25 cm that smoothing cannot average
-    out in 60 s, and RTKLIB's also uses eight GLONASS satellites we do not track; see issue 6.)"""
+    out in 60 s: 25.7 cm with GLONASS, RTKLIB's 24.9 cm.)"""
     truth = SETS["matstatic"].truth_llh
     assert truth is not None
     smoothed = compare(solve("matstatic", conf_options("dgps_all_l1")), truth_llh=truth).truth
@@ -213,20 +221,16 @@ def test_dgnss_carrier_smoothing_beats_rtklib_95th_percentile(solve: Solver) -> 
     assert smoothed.h_rms_cm < 50.0  # decimetres, where single-point positioning is at metres
 
 
-# Single-frequency SPP with the broadcast (Klobuchar) ionosphere: its model error is metres, so
-# the bound is the order of magnitude, not RTKLIB's figure (which also uses GLONASS).
-SPP_H95_BOUND_CM: Final = 500.0
+# Single-frequency SPP with the broadcast (Klobuchar) ionosphere, GLONASS included as in the conf
+# (navsys 61): the issue's goal, errors <= RTKLIB 2.4.3's over the same epochs. Its error is a
+# metre-level bias of the ionosphere model, so the weights and clocks decide (ours: 238.0 / 248.1 cm,
+# RTKLIB's 254.2 / 264.6 cm on the 60 s set).
 
 
-def test_single_point_within_klobuchar_error_budget(solve: Solver) -> None:
-    truth = SETS["matstatic"].truth_llh
-    assert truth is not None
+def test_single_point_errors_at_most_rtklib(solve: Solver) -> None:
+    assert "R" in conf_options("single_all_l1").systems
+    _assert_errors_at_most_rtklib(solve, "matstatic", "single_all_l1")
     ours = solve("matstatic", conf_options("single_all_l1"))
-    mine = compare(ours, truth_llh=truth).truth
-    demo5 = compare(reference("matstatic", "single_all_l1", "D5", ours), truth_llh=truth).truth
-    assert mine is not None and demo5 is not None
-    assert mine.h95_cm <= SPP_H95_BOUND_CM
-    assert mine.h95_cm <= demo5.h95_cm  # between the two RTKLIB builds (2.4.3: 264.6, demo5 above)
     assert compare(ours).single_pct == 100.0
 
 

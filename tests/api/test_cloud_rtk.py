@@ -1,0 +1,158 @@
+"""Cloud RTK end to end, over real sockets: a base station pushes to the caster, a rover uploads
+its raw RTCM to the receiver listener, the platform solves it in worker processes against the base
+the caster's NEAREST mount chooses, and the fixes land in the rover's track like its own.
+
+Both streams are the NovAtel OEM729 capture (Hiroshima, 2022-12-13), so the truth is the capture's
+own 1005 ARP (a zero baseline): fixed positions must sit on it. The base replays the capture a
+second or two behind the rover (a base behind a slower link), so the rover's first epochs have no
+base and are single-point fixes, and the later ones are solved with the latest base epoch, as
+RTKLIB's real-time server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gnss.geodesy import ecef_to_enu, ecef_to_geodetic, geodetic_to_ecef
+from gnss.ntrip.caster import Caster
+from gnss.ntrip.nearest import NearestPolicy
+from gnss.ntrip.protocol import chunk
+from gnss.ntrip.upstream import NtripUrl
+from gnss.rtcm.decode import decode
+from gnss.rtcm.framing import RtcmFramer
+from gnss.rtcm.station import StationArp
+from gnss.rtk.options import RtkOptions
+from gnss.rtk.pool import RtkPool, SessionSpec
+from hardware.cloud_rtk import CloudRtk
+from hardware.gnss_listener import ReceiverListener
+from hardware.gnss_replay import paced_chunks
+from hardware.ntrip_source import SourceRefused, open_source
+from parking import ntrip_accounts
+from parking.ntrip_accounts import DatabaseAccounts
+from tests.api.test_gnss import roadside
+from tests.api.test_ntrip import _free_port, wait_for
+from tests.support import Client
+
+CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
+SPEED = 10.0  # the 60 s capture in 6 s
+BASE_LAG_S = 0.15  # the base starts 1.5 s of capture time after the rover
+
+
+def capture_arp() -> np.ndarray:
+    arp = next(r for r in map(decode, RtcmFramer().feed(CAPTURE.read_bytes())) if isinstance(r, StationArp))
+    return np.asarray(arp.ecef_m, dtype=np.float64)
+
+
+async def push(writer: asyncio.StreamWriter, data: bytes, *, chunked: bool = False) -> None:
+    async for piece in paced_chunks(data, speed=SPEED):
+        writer.write(chunk(piece) if chunked else piece)
+        await writer.drain()
+
+
+@pytest.mark.parametrize("upload", ["token", "ntrip2"])
+async def test_rover_raw_rtcm_is_solved_against_the_nearest_base_and_stored(
+    client: Client, upload: str
+) -> None:
+    op, _, rx = await roadside(client)
+    state = client.app.state.beidou
+    async with state.sessionmaker() as db:
+        await ntrip_accounts.add_mount(db, "HIROSHIMA", "base-secret")
+        await ntrip_accounts.add_user(db, "cloud-rtk", "cloud-secret")
+        await db.commit()
+    caster = Caster(DatabaseAccounts(state.sessionmaker), head_timeout_s=2.0, nearest=NearestPolicy())
+    caster_port, listener_port = _free_port(), _free_port()
+    pool = RtkPool(1)
+    pool.start()
+    cloud = CloudRtk(
+        pool,
+        NtripUrl("127.0.0.1", caster_port, "NEAREST", "cloud-rtk", "cloud-secret"),
+        SessionSpec(RtkOptions(mode="kinematic", systems="GECJ", freqs=2)),
+        gga_every_s=0.5,
+    )
+    listener = ReceiverListener(state.sessionmaker, state.settings, state.live_store, batch_s=0.2, rtk=cloud)
+    data = CAPTURE.read_bytes()
+    tasks: list[asyncio.Task[None]] = []
+    try:
+        async with (
+            await caster.serve("127.0.0.1", caster_port),
+            await listener.serve("127.0.0.1", listener_port),
+        ):
+            if upload == "token":
+                reader, rover = await asyncio.open_connection("127.0.0.1", listener_port)
+                rover.write(rx.token.encode() + b"\n")
+                assert await reader.readline() == b"OK\r\n"
+            else:
+                with pytest.raises(SourceRefused):  # a wrong token is refused as a caster would
+                    await open_source("127.0.0.1", listener_port, "ROVER", "dv_wrong", version=2)
+                _, rover = await open_source("127.0.0.1", listener_port, "ROVER", rx.token, version=2)
+            tasks.append(asyncio.create_task(push(rover, data, chunked=upload == "ntrip2")))
+            await asyncio.sleep(BASE_LAG_S)
+            _, base = await open_source("127.0.0.1", caster_port, "HIROSHIMA", "base-secret")
+            tasks.append(asyncio.create_task(push(base, data)))
+            await asyncio.wait_for(tasks[0], 30)
+            if upload == "ntrip2":
+                rover.write(b"0\r\n\r\n")  # the end of the chunked body
+            rover.close()
+            await wait_for(lambda: listener.stats.finished == 1, within_s=20)
+            await asyncio.wait_for(tasks[1], 30)
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await caster.close()
+        await pool.close()
+
+    assert pool.errors == 0
+    stats = cloud.stats
+    assert stats.sessions == 1 and stats.fixes is not None
+    assert stats.fixes.get(1, 0) >= 1  # before the base: the rover's own single-point fixes
+    # then fixed against the caster's base; with a base epoch seconds old (nothing interpolates
+    # it, as in RTKLIB 2.4.3's real-time server) an epoch may fail validation and stay float
+    assert stats.fixes.get(4, 0) >= 30
+    assert set(stats.fixes) <= {1, 4, 5}
+    # stored as the rover's track, one point per second, readable by its operator
+    params = {"from": "2022-12-13T01:00:00+00:00", "to": "2022-12-13T02:00:00+00:00"}
+    r = await client.http.get(f"/v1/operator/devices/{rx.id}/track", params=params, headers=op.h)
+    assert r.status_code == 200, r.text
+    props = r.json()["properties"]
+    assert props["count"] == listener.stats.stored
+    assert listener.stats.fixes == stats.epochs_solved  # every fix reached the pipeline ...
+    quality = np.array(props["quality"])
+    raw = np.array(props["raw"])  # lon, lat, height of each stored fix
+    arp = capture_arp()
+    fixed = raw[quality == 4]
+    enu = ecef_to_enu(geodetic_to_ecef(fixed[:, 1], fixed[:, 0], fixed[:, 2]), *_llh(arp))
+    assert np.abs(enu[:, :2]).max() < 0.01  # centimetres from the truth (the 1005 ARP)
+    assert len(fixed) == stats.fixes[4]  # ... and every fixed one is stored (the smoother may
+    # reject a metre-level single-point fix next to centimetre ones as an outlier)
+
+
+def _llh(ecef: np.ndarray) -> tuple[float, float, float]:
+    lat, lon, h = ecef_to_geodetic(ecef)
+    return float(lat), float(lon), float(h)
+
+
+async def test_ntrip1_source_upload_logs_a_receiver_in(client: Client) -> None:
+    """A rover that only knows how to push to a caster (``SOURCE <password> /<mount>``) uses its
+    device token as the password; a wrong one gets the caster's answer."""
+    _, _, rx = await roadside(client)
+    state = client.app.state.beidou
+    listener = ReceiverListener(state.sessionmaker, state.settings, state.live_store, batch_s=0.2)
+    port = _free_port()
+    async with await listener.serve("127.0.0.1", port):
+        with pytest.raises(SourceRefused, match="Bad Password"):
+            await open_source("127.0.0.1", port, "ROVER", "dv_nope")
+        _, writer = await open_source("127.0.0.1", port, "ROVER", rx.token)
+        nmea = (Path(__file__).parents[1] / "data" / "gnss" / "nmea" / "gpsd_nmea-rtk.log").read_bytes()
+        writer.write(nmea)
+        await writer.drain()
+        writer.close()
+        await wait_for(lambda: listener.stats.finished == 1, within_s=10)
+    assert listener.stats.refused == 1 and listener.stats.stored > 0
