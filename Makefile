@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/ntrip_fanout.py
 	$(BIN)/python benchmarks/maas.py
 	$(BIN)/python benchmarks/rtk.py
+	$(BIN)/python benchmarks/cloud_rtk.py
 	$(BIN)/python benchmarks/rinex_read.py
 
 clean:

@@ -25,8 +25,16 @@ from rich.table import Table
 from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
 from gnss.rinex import RinexError, read_obs
 from gnss.rtk.compare import SolutionReport, compare, enu_errors_m, quality_shares, report_rows
-from gnss.rtk.options import AR_MODES, MODES, SUPPORTED_SYSTEMS, ArMode, Mode, RtkOptions
-from gnss.rtk.posfile import Q_FIX, PosFormatError, PosSolutions, nmea_gga_lines, read_pos, write_pos
+from gnss.rtk.options import ACCEPTED_SYSTEMS, AR_MODES, MODES, ArMode, Mode, RtkOptions
+from gnss.rtk.posfile import (
+    Q_FIX,
+    PosFormatError,
+    PosSolutions,
+    nmea_gga_lines,
+    read_pos,
+    stats_csv,
+    write_pos,
+)
 from gnss.rtk.solve import solve_rinex
 
 if TYPE_CHECKING:
@@ -220,16 +228,15 @@ def _choice(choices: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def parse_systems(value: str) -> str:
-    """``C,G,E,J`` or ``GECJ`` (any order, any case) to the engine's letters in ``GECJ`` order."""
+    """``C,G,E,J`` or ``GECJ`` (any order, any case) to the engine's letters in ``GECJR`` order.
+    GLONASS (R) is read from RINEX for single point and DGNSS; the carrier-phase modes leave it out."""
     letters = {c for c in value.upper() if c not in ", "}
-    if "R" in letters:
-        raise typer.BadParameter("GLONASS (R) is not supported", param_hint="--systems")
-    unknown = letters - set(SUPPORTED_SYSTEMS)
+    unknown = letters - set(ACCEPTED_SYSTEMS)
     if unknown or not letters:
         raise typer.BadParameter(
-            f"expected letters of {','.join(SUPPORTED_SYSTEMS)}, got {value!r}", param_hint="--systems"
+            f"expected letters of {','.join(ACCEPTED_SYSTEMS)}, got {value!r}", param_hint="--systems"
         )
-    return "".join(c for c in SUPPORTED_SYSTEMS if c in letters)
+    return "".join(c for c in ACCEPTED_SYSTEMS if c in letters)
 
 
 def parse_enu(value: str | None, hint: str) -> tuple[float, float, float]:
@@ -297,7 +304,10 @@ def solve_cmd(
         str, typer.Option(metavar="|".join(MODES), callback=_choice(MODES), help="positioning mode")
     ] = "kinematic",
     systems: Annotated[
-        str, typer.Option(help="satellite systems, e.g. C,G,E,J or GECJ (GLONASS is not supported)")
+        str,
+        typer.Option(
+            help="satellite systems, e.g. C,G,E,J or GECJ; R (GLONASS, RINEX only) in single and dgnss modes"
+        ),
     ] = "C,G,E,J",
     freqs: Annotated[int, typer.Option(min=1, max=3, help="frequencies: 1 (L1/B1I), 2 (+L2/B2I), 3")] = 2,
     ar: Annotated[
@@ -328,8 +338,24 @@ def solve_cmd(
         bool,
         typer.Option(help="apply the receiver antennas' elevation-dependent PCV, not only their offsets"),
     ] = False,
+    cn0_mask: Annotated[
+        float, typer.Option(min=0.0, help="C/N0 mask (dB-Hz): weaker signals are not used; 0: none")
+    ] = 0.0,
+    slip_doppler: Annotated[
+        float,
+        typer.Option(
+            min=0.0, help="Doppler cycle-slip threshold (m per second of interval); 0: no Doppler test"
+        ),
+    ] = 1.0,
     gga: Annotated[
         Path | None, typer.Option(dir_okay=False, help="also write the solutions as NMEA GGA sentences")
+    ] = None,
+    stats: Annotated[
+        Path | None,
+        typer.Option(
+            dir_okay=False,
+            help="also write per-epoch statistics (CSV: quality, satellites, ratio, age, DOPs)",
+        ),
     ] = None,
 ) -> None:
     """Solve rover observations against a base: single point, DGNSS or RTK with ambiguity resolution.
@@ -351,6 +377,8 @@ def solve_cmd(
             rover_delta_enu_m=parse_enu(rover_delta, "--rover-delta"),
             base_delta_enu_m=parse_enu(base_delta, "--base-delta"),
             antenna_pcv=ant_pcv,
+            cn0_mask_dbhz=cn0_mask,
+            slip_doppler_m=slip_doppler,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc
@@ -369,7 +397,7 @@ def solve_cmd(
             raise typer.BadParameter("an RTCM base goes with --rover-rtcm", param_hint="--base-rtcm")
     if relative and base is None and base_rtcm is None:
         raise typer.BadParameter(f"mode {options.mode} needs a base", param_hint="--base")
-    for path, hint in ((output, "--output"), (gga, "--gga")):
+    for path, hint in ((output, "--output"), (gga, "--gga"), (stats, "--stats")):
         if path is not None and not path.parent.is_dir():
             raise typer.BadParameter(f"no directory {path.parent}", param_hint=hint)
 
@@ -423,6 +451,8 @@ def solve_cmd(
     if gga is not None:
         lines = nmea_gga_lines(sols)
         gga.write_text("".join(f"{line}\r\n" for line in lines), encoding="ascii", newline="")
+    if stats is not None:
+        stats.write_text(stats_csv(sols), encoding="ascii")
     _print_summary(sols, runtime_s, output, gga)
 
 
@@ -444,4 +474,7 @@ def _print_summary(sols: PosSolutions, runtime_s: float, output: Path, gga: Path
         f"dgps {shares['dgps_pct']:.1f} %  single {shares['single_pct']:.1f} %"
     )
     out.print(f"mean ratio (fixed) {mean_ratio}  runtime {runtime_s:.2f} s  {rate:.0f} epochs/s")
+    if sols.dop is not None and np.isfinite(sols.dop[:, 2]).any():
+        hdop, pdop = (float(np.nanmedian(sols.dop[:, k])) for k in (2, 1))
+        out.print(f"median HDOP {hdop:.2f}  PDOP {pdop:.2f}")
     out.print(f"wrote {output}" + (f" and {gga}" if gga is not None else ""))

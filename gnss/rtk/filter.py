@@ -37,6 +37,7 @@ from gnss.rtk.ambiguity import Fix, WarmStart, resolve
 from gnss.rtk.antennas import NO_ANTENNAS, Antennas
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.satellites import SatStates
+from gnss.rtk.slips import DopplerTracker
 from gnss.spp import az_el, geometry
 
 F64 = NDArray[np.float64]
@@ -69,6 +70,8 @@ class EpochObs:
     base_sats: SatStates
     spp_ecef_m: F64
     age_s: float
+    rover_dop: F64 | None = None  # Doppler (Hz), for the Doppler slip detector
+    base_dop: F64 | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,7 @@ class RtkFilter:
         self._hatch_pr = np.full((self.n_sats, self.nf), np.nan)
         self._hatch_cp = np.full((self.n_sats, self.nf), np.nan)
         self.use_phase = options.mode in ("kinematic", "static")
+        self._doppler = (DopplerTracker(self.n_sats, self.nf), DopplerTracker(self.n_sats, self.nf))
 
     def add_satellites(self, sats: NDArray[np.str_], wavelength_m: F64) -> None:
         """Append satellite columns (a live stream meets satellites as they rise). Their states
@@ -145,6 +149,8 @@ class RtkFilter:
         self._hatch_n = np.vstack([self._hatch_n, np.zeros((n_new, self.nf))])
         self._hatch_pr = np.vstack([self._hatch_pr, np.full((n_new, self.nf), np.nan)])
         self._hatch_cp = np.vstack([self._hatch_cp, np.full((n_new, self.nf), np.nan)])
+        for tracker in self._doppler:
+            tracker.grow(n_new)
 
     # -- residuals ------------------------------------------------------------------------
 
@@ -193,6 +199,10 @@ class RtkFilter:
             jump = np.abs(gf - self.gf_prev) > self.opt.slip_gf_m
             slip |= jump[:, None]
             self.gf_prev = np.where(np.isfinite(gf), gf, self.gf_prev)
+        if self.opt.slip_doppler_m > 0.0 and ep.rover_dop is not None and ep.base_dop is not None:
+            thr = self.opt.slip_doppler_m
+            slip |= self._doppler[0].update(ep.t_gpst_s, ep.rover_cp, ep.rover_dop, self.wl, thr)
+            slip |= self._doppler[1].update(ep.t_gpst_s - ep.age_s, ep.base_cp, ep.base_dop, self.wl, thr)
         live_idx = 3 + np.flatnonzero(self.live)
         self.p[live_idx, live_idx] += self.opt.prn_bias_cyc**2 * abs(dt)
         start = flat_ok & (~self.live | slip.ravel())

@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime
 from collections import deque
 from dataclasses import dataclass, field, replace
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,15 +43,16 @@ from gnss.rtcm.msm import MSM_SYSTEMS, MsmEpoch, is_msm
 from gnss.rtcm.station import StationArp
 from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav
 from gnss.rtk.filter import Q_DGNSS, Q_FIX, Q_FLOAT, Q_SINGLE
-from gnss.rtk.obsdata import build
+from gnss.rtk.obsdata import ReceiverEpochs, build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import gpst_minus_utc_s, nmea_gga_lines
 from gnss.rtk.rtcm_input import EPHEMERIS_SYSTEM, RtcmStream, message_times, observations, reference_gpst_s
-from gnss.rtk.solve import EpochSolution, EpochSolver, pos_solutions, solution_times
+from gnss.rtk.solve import EpochSolution, EpochSolver, Observed, observed_at, pos_solutions, solution_times
 
 __all__ = ["GGA_QUALITY", "LiveRtk", "LiveStats", "RtcmEpochs"]
 
 F64 = NDArray[np.float64]
+G = TypeVar("G", bound=np.generic)
 GGA_QUALITY: Final = {Q_FIX: 4, Q_FLOAT: 5, Q_DGNSS: 2, Q_SINGLE: 1}
 _MIN_MSM: Final = 4
 _STATION_TYPES: Final = frozenset((1005, 1006))
@@ -287,24 +288,27 @@ class LiveRtk:
         n, nf = len(self._column), self.options.freqs
         rv = data.rover
 
-        def scatter(a: NDArray[np.generic], fill: float) -> NDArray[np.generic]:
-            out = np.full((n, nf), fill, dtype=a.dtype)
+        def scatter(a: NDArray[G], fill: float) -> NDArray[G]:
+            out: NDArray[G] = np.full((n, nf), fill, dtype=a.dtype)
             out[cols] = a
             return out
 
-        rover = (scatter(rv.pr_m[-1], np.nan), scatter(rv.cp_cyc[-1], np.nan), scatter(rv.lli[-1], 0))
+        def observed(epochs: ReceiverEpochs, k: int) -> Observed:
+            o = observed_at(epochs, k)
+            return Observed(
+                scatter(o.pr_m, np.nan),
+                scatter(o.cp_cyc, np.nan),
+                scatter(o.lli, 0),
+                scatter(o.dop_hz, np.nan),
+                scatter(o.cn0_dbhz, np.nan),
+            )
+
         base = None
         j = int(data.base_index[-1])
         if data.base is not None and j >= 0:
-            b = data.base
-            base = (
-                float(b.t_gpst_s[j]),
-                scatter(b.pr_m[j], np.nan),
-                scatter(b.cp_cyc[j], np.nan),
-                scatter(b.lli[j], 0),
-            )
+            base = (float(data.base.t_gpst_s[j]), observed(data.base, j))
         assert self._solver is not None
-        sol = self._solver.step(nav, float(rv.t_gpst_s[-1]), rover, base)  # type: ignore[arg-type]
+        sol = self._solver.step(nav, float(rv.t_gpst_s[-1]), observed(rv, -1), base)
         if sol is None:
             return None
         return self._fix(rv.time[-1], sol)
@@ -333,7 +337,7 @@ class LiveRtk:
 
     def _fix(self, tag: np.datetime64, sol: EpochSolution) -> PositionFix:
         t_gpst = solution_times(np.array([tag]), np.array([sol.clock_s]))
-        pos = pos_solutions(t_gpst, sol.ecef_m[None], sol.cov_m2[None], *_row(sol))
+        pos = pos_solutions(t_gpst, sol.ecef_m[None], sol.cov_m2[None], *_row(sol), np.array([sol.dop]))
         self.last_gga = nmea_gga_lines(pos)[0]
         leap = int(gpst_minus_utc_s(t_gpst)[0])
         ns = int((t_gpst[0] - np.datetime64("1980-01-06", "ns")) / np.timedelta64(1, "ns"))
@@ -349,7 +353,7 @@ class LiveRtk:
             height=h,
             quality=GGA_QUALITY[sol.q],
             satellites=sol.ns,
-            hdop=None,
+            hdop=round(sol.dop[2], 2) if np.isfinite(sol.dop[2]) else None,
             age_diff=sol.age_s if sol.q != Q_SINGLE else None,
             station_id=str(self._station) if sol.q != Q_SINGLE and self._station is not None else None,
             sigma_lat=sdn if sol.q != Q_SINGLE else None,

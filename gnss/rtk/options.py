@@ -37,6 +37,11 @@ class RtkOptions:
     std_bias_cyc: float = 30.0
     prn_bias_cyc: float = 1e-4
     slip_gf_m: float = 0.05
+    # a phase change that disagrees with the Doppler-integrated one by more than this per second
+    # of interval (after the change common to all satellites: a receiver clock jump) is a slip;
+    # real data stay within 0.3 m (see gnss.rtk.slips); 0: off
+    slip_doppler_m: float = 1.0
+    cn0_mask_dbhz: float = 0.0  # signals weaker than this are not used (RTKLIB's snrmask); 0: off
     max_innovation_m: float = 30.0
     max_base_age_s: float = 30.0
     max_outage_epochs: int = 5

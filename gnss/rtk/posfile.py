@@ -95,6 +95,7 @@ class PosSolutions:
     age_s: FloatArray
     ratio: FloatArray
     header: dict[str, str] = field(default_factory=dict)
+    dop: FloatArray | None = None  # (n, 4) GDOP, PDOP, HDOP, VDOP of the engine's epochs; NaN if unknown
 
     def __post_init__(self) -> None:
         self.time = np.asarray(self.time, dtype="datetime64[ns]").reshape(-1)
@@ -105,6 +106,9 @@ class PosSolutions:
         self.sd = np.asarray(self.sd, dtype=np.float64).reshape(n, 6)
         self.age_s = np.asarray(self.age_s, dtype=np.float64).reshape(n)
         self.ratio = np.asarray(self.ratio, dtype=np.float64).reshape(n)
+        self.dop = (
+            np.full((n, 4), np.nan) if self.dop is None else np.asarray(self.dop, np.float64).reshape(n, 4)
+        )
 
     def __len__(self) -> int:
         return int(self.time.shape[0])
@@ -148,6 +152,7 @@ class PosSolutions:
             self.age_s[i],
             self.ratio[i],
             dict(self.header),
+            None if self.dop is None else self.dop[i],
         )
 
     @property
@@ -359,10 +364,12 @@ def _round_ns(time: TimeArray, unit_ns: int) -> TimeArray:
 
 def _time_strings(time: TimeArray, decimals: int) -> NDArray[np.str_]:
     """``yyyy/mm/dd hh:mm:ss.sss`` with 0-3 decimals, rounded like RTKLIB's ``time2str``."""
+    cut = 20 + decimals if decimals else 19
+    if len(time) == 0:  # (np.char.replace fails on an empty array)
+        return np.zeros(0, dtype=f"<U{cut}")
     ms = _round_ns(time, 10 ** (9 - decimals)).astype("datetime64[ms]")
     iso = np.datetime_as_string(ms, unit="ms")  # 2024-06-24T08:20:00.000
     text = np.char.replace(np.char.replace(iso, "-", "/"), "T", " ")
-    cut = 20 + decimals if decimals else 19
     return text.astype(f"<U{cut}")
 
 
@@ -386,23 +393,45 @@ def gpst_minus_utc_s(time: ArrayLike) -> IntArray:
     return offsets[np.searchsorted(starts, t, side="right")]
 
 
+STATS_COLUMNS: Final = ("time_gpst", "q", "ns", "ratio", "age_s", "gdop", "pdop", "hdop", "vdop")
+
+
+def stats_csv(sols: PosSolutions) -> str:
+    """Per-epoch statistics as CSV: what the ``.pos`` layout has no room for (the DOPs of the
+    epoch's single-point geometry) beside what it has (quality, satellites, ratio, age)."""
+    time = np.datetime_as_string(sols.time, unit="ms")
+    dop = sols.dop if sols.dop is not None else np.full((len(sols), 4), np.nan)
+    rows = [",".join(STATS_COLUMNS)]
+    for i in range(len(sols)):
+        d = ",".join("" if not np.isfinite(v) else f"{v:.2f}" for v in dop[i].tolist())
+        rows.append(
+            f"{time[i]},{int(sols.q[i])},{int(sols.ns[i])},{float(sols.ratio[i]):.1f},{float(sols.age_s[i]):.2f},{d}"
+        )
+    return "\n".join(rows) + "\n"
+
+
 def nmea_gga_lines(
     sols: PosSolutions,
     *,
     talker: str = "GN",
     geoid_sep_m: ArrayLike = 0.0,
-    hdop: ArrayLike = 1.0,
+    hdop: ArrayLike | None = None,
 ) -> list[str]:
     """One GGA sentence per solution (without line end), as RTKLIB's ``outnmea_gga`` writes them.
 
     Quality is RTKLIB's mapping (fix 4, float 5, DGPS 2, single 1, PPP 3, SBAS 2); time is UTC
     to the centisecond; latitude and longitude carry 7 decimals of minutes (2 mm). Without a geoid
     model the altitude is the ellipsoidal height and the separation ``geoid_sep_m`` (0 by default);
-    HDOP defaults to RTKLIB's placeholder 1.0. The age of differential is written for differential
-    solutions only (NMEA leaves it empty otherwise). Rows with Q=0 give an empty sentence.
+    HDOP defaults to the solutions' own (:attr:`PosSolutions.dop`), else RTKLIB's placeholder 1.0
+    (what RTKLIB writes, and all a ``.pos`` file read back can give). The age of differential is
+    written for differential solutions only (NMEA leaves it empty otherwise). Rows with Q=0 give
+    an empty sentence.
     """
     n = len(sols)
     sep = np.broadcast_to(np.asarray(geoid_sep_m, dtype=np.float64), (n,)).tolist()
+    if hdop is None:
+        own = sols.dop[:, 2] if sols.dop is not None else np.full(n, np.nan)
+        hdop = np.where(np.isfinite(own), own, 1.0)
     dop = np.broadcast_to(np.asarray(hdop, dtype=np.float64), (n,)).tolist()
     utc = sols.time - gpst_minus_utc_s(sols.time).astype("timedelta64[s]")
     clock = np.datetime_as_string(_round_ns(utc, 10_000_000).astype("datetime64[ms]"), unit="ms")

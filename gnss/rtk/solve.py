@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,7 +22,7 @@ from gnss.rinex import read_nav, read_obs
 from gnss.rtk.antennas import Antennas, receiver_antennas
 from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.filter import Q_SINGLE, EpochObs, RtkFilter
-from gnss.rtk.obsdata import ObsSet, build
+from gnss.rtk.obsdata import ObsSet, ReceiverEpochs, build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import PosSolutions, sd_from_enu_cov
 from gnss.rtk.satellites import sat_states, single_point
@@ -76,6 +77,39 @@ def solve_epochs(
 
 
 @dataclass(frozen=True, slots=True)
+class Observed:
+    """One receiver's observables at one epoch, ``(n_sats, n_freqs)``; phase in cycles."""
+
+    pr_m: F64
+    cp_cyc: F64
+    lli: I8
+    dop_hz: F64
+    cn0_dbhz: F64
+
+    def masked(self, cn0_min_dbhz: float) -> Observed:
+        """Signals weaker than the mask are not observed (a signal without C/N0 is kept)."""
+        if cn0_min_dbhz <= 0.0:
+            return self
+        weak = self.cn0_dbhz < cn0_min_dbhz
+        if not weak.any():
+            return self
+        return Observed(
+            np.where(weak, np.nan, self.pr_m),
+            np.where(weak, np.nan, self.cp_cyc),
+            self.lli,
+            np.where(weak, np.nan, self.dop_hz),
+            self.cn0_dbhz,
+        )
+
+
+def observed_at(epochs: ReceiverEpochs, k: int) -> Observed:
+    return Observed(epochs.pr_m[k], epochs.cp_cyc[k], epochs.lli[k], epochs.dop_hz[k], epochs.cn0_dbhz[k])
+
+
+NO_DOP: Final = (np.nan, np.nan, np.nan, np.nan)
+
+
+@dataclass(frozen=True, slots=True)
 class EpochSolution:
     """One rover epoch's answer: position (ECEF m) with covariance, quality (RTKLIB's Q: 1 fix,
     2 float, 4 DGNSS, 5 single), satellites used, AR ratio, age of the base epoch, receiver clock."""
@@ -87,6 +121,7 @@ class EpochSolution:
     ratio: float
     age_s: float
     clock_s: float
+    dop: tuple[float, float, float, float] = NO_DOP  # GDOP, PDOP, HDOP, VDOP of the single point
 
 
 class EpochSolver:
@@ -141,12 +176,13 @@ class EpochSolver:
         self,
         nav: BroadcastNav,
         t_gpst_s: float,
-        rover: tuple[F64, F64, I8],
-        base: tuple[float, F64, F64, I8] | None,
+        rover: Observed,
+        base: tuple[float, Observed] | None,
     ) -> EpochSolution | None:
-        """``rover``: pseudorange (m), phase (cycles), LLI, each ``(n_sats, n_freqs)``; ``base``:
-        the matched base epoch's GPST and the same three, or None. None: no single-point solution."""
-        pr, cp, lli = rover
+        """``base``: the matched base epoch's GPST and observables, or None. None: no single-point
+        solution."""
+        rover = rover.masked(self.options.cn0_mask_dbhz)
+        pr = rover.pr_m
         rs = sat_states(nav, self.sats, t_gpst_s, pr[:, 0])
         try:
             spp = single_point(
@@ -164,13 +200,17 @@ class EpochSolver:
             return None
         self.prior = spp.ecef_m
         clock_s = spp.clock_m.get("G", next(iter(spp.clock_m.values()), 0.0)) / C_MPS
+        dop = (spp.dop["gdop"], spp.dop["pdop"], spp.dop["hdop"], spp.dop["vdop"])
         if self.rtk is None or base is None:
-            return EpochSolution(spp.ecef_m, np.zeros((3, 3)), Q_SINGLE, spp.n_used, 0.0, 0.0, clock_s)
-        t_base, bpr, bcp, blli = base
-        bs = sat_states(nav, self.sats, t_base, bpr[:, 0])
-        ep = EpochObs(t_gpst_s, pr, cp, lli, bpr, bcp, blli, rs, bs, spp.ecef_m, t_gpst_s - t_base)
+            return EpochSolution(spp.ecef_m, np.zeros((3, 3)), Q_SINGLE, spp.n_used, 0.0, 0.0, clock_s, dop)
+        t_base, b = base[0], base[1].masked(self.options.cn0_mask_dbhz)
+        bs = sat_states(nav, self.sats, t_base, b.pr_m[:, 0])
+        ep = EpochObs(
+            t_gpst_s, pr, rover.cp_cyc, rover.lli, b.pr_m, b.cp_cyc, b.lli, rs, bs, spp.ecef_m,
+            t_gpst_s - t_base, rover.dop_hz, b.dop_hz,
+        )  # fmt: skip
         res = self.rtk.step(ep)
-        return EpochSolution(res.ecef_m, res.cov_m2, res.q, res.ns, res.ratio, ep.age_s, clock_s)
+        return EpochSolution(res.ecef_m, res.cov_m2, res.q, res.ns, res.ratio, ep.age_s, clock_s, dop)
 
 
 def _solve_epochs(
@@ -189,17 +229,18 @@ def _solve_epochs(
     age = np.zeros(n)
     ratio = np.zeros(n)
     clock_s = np.zeros(n)
+    dop = np.full((n, 4), np.nan)
     solver = EpochSolver(data.sats, data.wavelength_m, options, base_ecef_m, antennas)
     rv, bs = data.rover, data.base
     for k in range(n):
         j = int(data.base_index[k])
         base = None
         if bs is not None and j >= 0:
-            base = (float(bs.t_gpst_s[j]), bs.pr_m[j], bs.cp_cyc[j], bs.lli[j])
-        sol = solver.step(nav, float(rv.t_gpst_s[k]), (rv.pr_m[k], rv.cp_cyc[k], rv.lli[k]), base)
+            base = (float(bs.t_gpst_s[j]), observed_at(bs, j))
+        sol = solver.step(nav, float(rv.t_gpst_s[k]), observed_at(rv, k), base)
         if sol is not None:
             ecef[k], cov[k], q[k], ns[k] = sol.ecef_m, sol.cov_m2, sol.q, sol.ns
-            ratio[k], age[k], clock_s[k] = sol.ratio, sol.age_s, sol.clock_s
+            ratio[k], age[k], clock_s[k], dop[k] = sol.ratio, sol.age_s, sol.clock_s, sol.dop
         if progress:
             progress(k + 1, n)
     keep = q > 0
@@ -211,6 +252,7 @@ def _solve_epochs(
         ns[keep],
         age[keep],
         ratio[keep],
+        dop[keep],
     )
 
 
@@ -229,9 +271,10 @@ def pos_solutions(
     ns: NDArray[np.int64],
     age: F64,
     ratio: F64,
+    dop: F64 | None = None,
 ) -> PosSolutions:
     lat, lon, h = ecef_to_geodetic(ecef)
     llh = np.stack([lat, lon, h], axis=1) if len(ecef) else np.zeros((0, 3))
     rot = enu_rotation(llh[:, 0], llh[:, 1])  # (n, 3, 3) ECEF -> ENU
     sd = sd_from_enu_cov(rot @ cov @ np.swapaxes(rot, 1, 2))
-    return PosSolutions(time=times, llh=llh, q=q, ns=ns, sd=sd, age_s=age, ratio=ratio)
+    return PosSolutions(time=times, llh=llh, q=q, ns=ns, sd=sd, age_s=age, ratio=ratio, dop=dop)

@@ -127,7 +127,7 @@ GEONET_BASE = ["--base", str(RINEX / "30400920.05o")]
         (["--rover", str(RINEX / "missing.obs"), *GEONET_BASE], "does not exist"),
         ([*GEONET, *GEONET_BASE, "--mode", "rtk"], "'rtk' is not one of"),
         ([*GEONET, *GEONET_BASE, "--ar", "hold"], "'hold' is not one of"),
-        ([*GEONET, *GEONET_BASE, "--systems", "G,R"], "GLONASS"),
+        ([*GEONET, *GEONET_BASE, "--systems", "R"], "besides GLONASS"),
         ([*GEONET, *GEONET_BASE, "--systems", "G,X"], "expected letters"),
         ([*GEONET, *GEONET_BASE, "--freqs", "4"], "--freqs"),
         ([*GEONET, *GEONET_BASE, "--base-pos", "35.1,139.6"], "expected lat,lon,h"),
@@ -166,6 +166,43 @@ def test_solve_single_point_without_base(tmp_path: Path) -> None:
     assert len(sols) == 120
     assert set(sols.q.tolist()) == {5}
     assert "ref pos" not in sols.header  # RTKLIB writes none in single mode
+
+
+def test_solve_writes_per_epoch_statistics_and_their_hdop_into_gga(tmp_path: Path) -> None:
+    """``--stats``: one CSV row per solution with the single-point DOPs; the GGA's HDOP is the
+    epoch's own. The DOPs are recomputed here from the .pos positions and the broadcast orbits
+    would be a second engine: instead they are checked against their definitions' bounds
+    (HDOP, VDOP <= PDOP <= GDOP; HDOP^2 + VDOP^2 = PDOP^2)."""
+    out, gga, stats = tmp_path / "s.pos", tmp_path / "s.nmea", tmp_path / "s.csv"
+    args = ["rtk", "solve", *GEONET, *GEONET_BASE, "--mode", "dgnss", "--systems", "G,R"]
+    result = CliRunner().invoke(app, [*args, "-o", str(out), "--gga", str(gga), "--stats", str(stats)])
+    assert result.exit_code == 0, result.output
+    assert "median HDOP" in result.output
+    rows = [line.split(",") for line in stats.read_text().splitlines()]
+    assert rows[0] == ["time_gpst", "q", "ns", "ratio", "age_s", "gdop", "pdop", "hdop", "vdop"]
+    body = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    assert len(body) == len(read_pos(out)) == 120
+    assert set(body[:, 0].tolist()) == {4.0}  # DGNSS
+    gdop, pdop, hdop, vdop = body[:, 4], body[:, 5], body[:, 6], body[:, 7]
+    assert np.all((hdop <= pdop) & (vdop <= pdop) & (pdop <= gdop)) and np.all(hdop > 0.3)
+    np.testing.assert_allclose(np.hypot(hdop, vdop), pdop, atol=0.011)  # 2-decimal rounding
+    gga_hdop = [float(line.split(",")[8]) for line in gga.read_text().splitlines()]
+    np.testing.assert_allclose(gga_hdop, hdop, atol=0.051)  # GGA has one decimal
+
+
+def test_cn0_mask_drops_weak_signals(tmp_path: Path) -> None:
+    """A C/N0 mask above every signal of the stream leaves nothing to solve; one between the
+    weakest and the strongest leaves fewer satellites than none."""
+    stream = str(RTCM / "qzsl6tool_20221213-010900.rtcm")
+    base = ["rtk", "solve", "--rover-rtcm", stream, "--mode", "single", "--systems", "GECJ"]
+    counts = {}
+    for mask in (0.0, 45.0, 80.0):
+        out = tmp_path / f"m{mask}.pos"
+        result = CliRunner().invoke(app, [*base, "--cn0-mask", str(mask), "-o", str(out)])
+        assert result.exit_code == 0, result.output
+        counts[mask] = read_pos(out).ns
+    assert len(counts[80.0]) == 0
+    assert len(counts[45.0]) > 0 and counts[45.0].mean() < counts[0.0].mean()
 
 
 def test_solve_rtcm_files(tmp_path: Path) -> None:
