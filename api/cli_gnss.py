@@ -98,7 +98,12 @@ def listen(
     if rtk_caster is not None:
         try:
             source = parse_ntrip_url(rtk_caster)
-            options = RtkOptions(mode=rtk_mode, systems=rtk_systems.replace(",", ""), freqs=rtk_freqs)  # type: ignore[arg-type]
+            systems = rtk_systems.replace(",", "").upper()
+            if "R" in systems:
+                raise ValueError(
+                    "cloud RTK reads no GLONASS (its FDMA phase does not enter our double differences)"
+                )
+            options = RtkOptions(mode=rtk_mode, systems=systems, freqs=rtk_freqs)  # type: ignore[arg-type]
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
         cloud = (source, SessionSpec(options), rtk_workers or settings.rtk_workers)
@@ -125,6 +130,7 @@ async def _listen(host: str, port: int, cloud: tuple[NtripUrl, SessionSpec, int]
         async with server:
             await server.serve_forever()
     finally:
+        await listener.close()  # connections end (their last fixes committed) before the pool goes
         if pool is not None:
             await pool.close()
         await store.close()

@@ -13,24 +13,29 @@ engine   ``gnss.rtk.live.LiveRtk`` in process, fed frame by frame (base frame k,
          decoding included). Best of ``--repeat`` for the times; fix rate and the largest
          horizontal distance from the ARP over every solution, for both.
 pool     ``gnss.rtk.pool.RtkPool`` with 1 and 2 worker processes (``--workers``), N concurrent
-         rover sessions (``--sessions``), each a copy of the capture cut into its epochs' bursts
-         (every frame up to the MSM that closes an epoch) and handed over at ``k / --speed`` s, all
-         sessions at once, as receivers aligned on GPS time send them; the base burst k just
-         before the rover's. Rovers do not wait for answers: latency of an epoch = from handing
-         its rover burst to ``RtkPool.rover`` to receiving the answer with its fix (p50/p99 over
-         the epochs with a fix). Solved epochs/s = epochs answered with a fix over the wall time
-         from the first burst to the last answer; "offered" is what the rovers sent (N x speed
-         epochs/s); a pass kept up when its bursts were answered (fix or not) at >= 95% of that
-         rate. CPU over that wall time, from /proc: the workers' (as % of their cores), this
-         process's (event loop, answer thread, queue feeders; % of one core), and the rest of the
-         machine's (in cores: other programs share these CPUs, and a 2-worker pass on 2 cores
-         shows it). A pass at speed s with N sessions loads the pool like N x s rovers at 1 Hz;
-         its latencies are those of N receivers sending at the same instant. Errors (answers
-         with an error, pool restarts) must be 0; the exit status is 1 otherwise.
+         rover sessions (``--sessions``), each a copy of the capture cut as the receiver sends it,
+         one burst an epoch (every frame up to the MSM with the multiple-message bit clear), burst
+         k handed over at ``k / --speed`` s by every session at once, as receivers aligned on GPS
+         time send them; the base's burst k just before the rover's. Rovers do not wait for
+         answers. Latencies, p50/p99: "answer" = a rover burst handed to ``RtkPool.rover`` ->
+         its answer, over the answers that held a fix (the pool's service time); "fix" = an
+         epoch's own rover burst -> the answer holding its fix (matched by time tag), which also
+         counts the bursts the engine waited for before it saw the epoch complete ("fix waits":
+         this receiver ends its epochs with a NavIC MSM, which a GECJ session does not read, so an
+         epoch completes with the next epoch's first MSM: one epoch, 1 s live). Solved/s = fixes
+         received over the wall time from the first burst to the last answer; "sent/s" = what
+         the rovers sent (N x speed epochs/s); a pass kept up when its bursts were answered (fix or
+         not) at >= 95% of that rate. CPU over that wall time, from /proc: the workers' (as % of
+         their cores), this process's (JSON only), and the rest of the machine's (in cores: other
+         programs share these CPUs, and a 2-worker pass on 2 cores shows it). A pass at speed s
+         with N sessions loads the pool like N x s rovers at 1 Hz; its latencies are those of N
+         receivers sending at the same instant. Errors (answers with an error, pool restarts)
+         must be 0; the exit status is 1 otherwise.
 
 The last line: how many 1 Hz rovers one worker core keeps up with, from the best pool throughput
-per worker (a pass that kept up gives only a lower bound). Figures go to var/bench/cloud_rtk.json.
-Nothing is asserted about the times.
+per worker (a pass that kept up gives only a lower bound), and from the workers' CPU time per
+solved epoch, which load from other programs does not inflate. Figures go to
+var/bench/cloud_rtk.json. Nothing is asserted about the times.
 
     .venv/bin/python benchmarks/cloud_rtk.py [--sessions 1,5,10,20] [--workers 1,2] [--speed 10]
                                              [--repeat 3]
@@ -64,10 +69,13 @@ from gnss.fixes import PositionFix  # noqa: E402
 from gnss.geodesy import ecef_to_geodetic, geodetic_to_enu  # noqa: E402
 from gnss.rtcm.decode import decode  # noqa: E402
 from gnss.rtcm.framing import RtcmFramer  # noqa: E402
+from gnss.rtcm.msm import MsmEpoch, is_msm  # noqa: E402
 from gnss.rtcm.station import StationArp  # noqa: E402
-from gnss.rtk.live import LiveRtk, RtcmEpochs  # noqa: E402
+from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S  # noqa: E402
+from gnss.rtk.live import LiveRtk  # noqa: E402
 from gnss.rtk.options import RtkOptions  # noqa: E402
 from gnss.rtk.pool import Answer, RtkPool, SessionSpec  # noqa: E402
+from gnss.rtk.posfile import gpst_minus_utc_s  # noqa: E402
 from gnss.rtk.rtcm_input import solve_rtcm  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
@@ -78,7 +86,7 @@ WARMUP_EPOCHS = 15  # per worker before a pass: imports, first navigation, first
 ANSWER_TIMEOUT_S = 600.0  # an overloaded pass queues for long; a timeout would read as an error
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 F64 = NDArray[np.float64]
-console = Console(width=170)
+console = Console(width=180)
 
 
 # --- the capture ----------------------------------------------------------------------------------
@@ -95,19 +103,48 @@ def capture_arp(frames: list[bytes]) -> tuple[float, float, float]:
     return float(lat), float(lon), float(h)
 
 
-def epoch_bursts(frames: list[bytes]) -> list[bytes]:
-    """The stream cut after each frame that completes an MSM epoch: what a receiver sends each
-    second (ephemerides and the 1005 after an epoch's last MSM go with the next burst)."""
-    splitter = RtcmEpochs(KINEMATIC.systems)
-    bursts: list[bytes] = []
+@dataclass(frozen=True)
+class Burst:
+    data: bytes
+    tow_ms: int | None  # the epoch's GPST, milliseconds of the week (None: no GPS/GAL/QZS/BDS MSM)
+
+
+def msm_tow_ms(msg: MsmEpoch) -> int:
+    tow = msg.epoch_s + (BDT_GPST_S if msg.system == "C" else 0.0)
+    return round((tow % WEEK_S) * 1000.0)
+
+
+def fix_tow_ms(fix: PositionFix) -> int | None:
+    if fix.time is None:
+        return None
+    utc = np.datetime64(fix.time.replace(tzinfo=None), "ns")
+    gpst = utc + np.timedelta64(int(gpst_minus_utc_s(utc)), "s")
+    ms = int((gpst - np.datetime64("1980-01-06", "ns")) // np.timedelta64(1, "ms"))
+    return ms % round(WEEK_S * 1000.0)
+
+
+def epoch_bursts(frames: list[bytes]) -> list[Burst]:
+    """The stream as the receiver sends it, one burst a second: cut after each MSM with the
+    multiple-message bit clear (RTCM 10403 DF393), whatever its system. (This receiver closes its
+    epochs with a NavIC MSM, which a GECJ session does not read: the engine then completes an
+    epoch when the next epoch's first MSM arrives.)"""
+    bursts: list[Burst] = []
     pending: list[bytes] = []
-    for frame in frames:
-        pending.append(frame)
-        if splitter.feed(frame):
-            bursts.append(b"".join(pending))
-            pending = []
-    if pending:  # an unfinished epoch: the stream's tail
-        bursts.append(b"".join(pending))
+    tag: int | None = None
+    for frame in RtcmFramer().feed(b"".join(frames)):
+        pending.append(frame.raw)
+        msg = decode(frame) if is_msm(frame.msg_type) else None
+        if not isinstance(msg, MsmEpoch):
+            continue
+        if tag is None and msg.system in "GEJC":
+            tag = msm_tow_ms(msg)
+        if not msg.multiple_message:
+            bursts.append(Burst(b"".join(pending), tag))
+            pending, tag = [], None
+    if pending and bursts and not any(is_msm(f.msg_type) for f in RtcmFramer().feed(b"".join(pending))):
+        bursts[-1] = Burst(bursts[-1].data + b"".join(pending), bursts[-1].tow_ms)  # a trailing 1005...
+    elif pending:  # an unfinished epoch: the stream's tail
+        bursts.append(Burst(b"".join(pending), tag))
     return bursts
 
 
@@ -210,16 +247,20 @@ class PoolRow:
     workers: int
     sessions: int
     rovers_1hz: float  # the load as rovers at 1 Hz: sessions x speed
-    epochs: int  # answered with a fix
+    epochs: int  # fixes received during the pass (the flushed last epochs not counted)
     answers: int
     seconds: float
     offered_per_s: float
     epochs_per_s: float
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
+    answer_p50_ms: float  # rover burst handed over -> its answer, when that answer held a fix
+    answer_p99_ms: float
+    fix_p50_ms: float  # an epoch's own rover burst handed over -> the answer holding its fix
+    fix_p99_ms: float
+    fix_max_ms: float
+    fix_wait_epochs: float  # median: how many bursts later than its own a fix came
     fix_pct: float
     max_h_mm: float
+    worker_cpu_s: float
     worker_cpu_pct: float
     parent_cpu_pct: float  # this process: event loop, answer thread, queue feeders
     other_cores: float  # the rest of the machine meanwhile (other programs), in cores
@@ -255,7 +296,7 @@ def workers_cpu(pool: RtkPool) -> float:
     return sum(cpu_seconds(w.process.pid) for w in pool._workers)
 
 
-async def warm_up(pool: RtkPool, bursts: list[bytes]) -> None:
+async def warm_up(pool: RtkPool, bursts: list[Burst]) -> None:
     """One short session per worker (the pool gives each to the least loaded), solved unpaced."""
     names = [f"warmup-{i}" for i in range(pool.n_workers)]
     for name in names:
@@ -263,8 +304,8 @@ async def warm_up(pool: RtkPool, bursts: list[bytes]) -> None:
 
     async def feed(name: str) -> None:
         for burst in bursts[:WARMUP_EPOCHS]:
-            pool.base(name, burst)
-            await pool.rover(name, burst)
+            pool.base(name, burst.data)
+            await pool.rover(name, burst.data)
 
     await asyncio.gather(*(feed(n) for n in names))
     for name in names:
@@ -273,7 +314,7 @@ async def warm_up(pool: RtkPool, bursts: list[bytes]) -> None:
 
 async def one_pass(
     pool: RtkPool,
-    bursts: list[bytes],
+    bursts: list[Burst],
     arp: tuple[float, float, float],
     sessions: int,
     speed: float,
@@ -283,22 +324,32 @@ async def one_pass(
     for name in names:
         pool.open(name, SessionSpec(KINEMATIC))
     task = progress.add_task(f"{pool.n_workers} worker(s), {sessions} rovers", total=sessions * len(bursts))
-    latencies: list[float] = []
+    epoch_of: dict[int | None, int] = {b.tow_ms: k for k, b in enumerate(bursts) if b.tow_ms is not None}
+    handed = {name: [math.nan] * len(bursts) for name in names}  # perf_counter of each rover burst
+    answer_lat: list[float] = []
+    fix_lat: list[float] = []
+    waits: list[int] = []
     fixes: list[PositionFix] = []
     errors = 0
     restarts0, errors0 = pool.restarts, pool.errors
 
-    def tally(answer: Answer, latency_s: float | None) -> None:
+    def tally(name: str, answer: Answer, k_answer: int | None = None) -> None:
         nonlocal errors
+        t = time.perf_counter()
         errors += answer.error is not None
-        if answer.fixes and latency_s is not None:
-            latencies.append(latency_s)
         fixes.extend(answer.fixes)
+        if k_answer is None or not answer.fixes:
+            return  # the flush at the end: not timed
+        answer_lat.append(t - handed[name][k_answer])
+        for fix in answer.fixes:
+            k = epoch_of.get(fix_tow_ms(fix))
+            if k is not None and not math.isnan(handed[name][k]):
+                fix_lat.append(t - handed[name][k])
+                waits.append(k_answer - k)
 
-    async def ask(name: str, burst: bytes) -> None:
-        t0 = time.perf_counter()
-        answer = await pool.rover(name, burst)
-        tally(answer, time.perf_counter() - t0)
+    async def ask(name: str, k: int) -> None:
+        handed[name][k] = time.perf_counter()
+        tally(name, await pool.rover(name, bursts[k].data), k)
         progress.advance(task)
 
     async def rover(name: str, t_start: float) -> list[asyncio.Task[None]]:
@@ -306,8 +357,8 @@ async def one_pass(
         asks = []
         for k, burst in enumerate(bursts):
             await asyncio.sleep(max(0.0, t_start + k / speed - time.perf_counter()))
-            pool.base(name, burst)  # zero baseline: the base's burst k just before the rover's
-            asks.append(asyncio.create_task(ask(name, burst)))
+            pool.base(name, burst.data)  # zero baseline: the base's burst k just before the rover's
+            asks.append(asyncio.create_task(ask(name, k)))
         return asks
 
     cpu0, parent0, busy0 = workers_cpu(pool), time.process_time(), machine_busy_s()
@@ -317,8 +368,9 @@ async def one_pass(
     seconds = time.perf_counter() - t_start
     cpu, parent = workers_cpu(pool) - cpu0, time.process_time() - parent0
     others = machine_busy_s() - busy0 - cpu - parent
-    for name in names:  # the stream's end: nothing unfinished here, but the session says so
-        tally(await pool.flush(name), None)
+    timed = len(fixes)
+    for name in names:  # the stream's end: the last epoch, which no later MSM closed
+        tally(name, await pool.flush(name))
         pool.end(name)
     progress.update(task, description=f"{pool.n_workers} worker(s), {sessions} rovers: {seconds:.1f} s")
     q = np.array([f.quality for f in fixes])
@@ -326,16 +378,20 @@ async def one_pass(
         workers=pool.n_workers,
         sessions=sessions,
         rovers_1hz=sessions * speed,
-        epochs=len(latencies),
+        epochs=timed,
         answers=sessions * len(bursts),
         seconds=seconds,
         offered_per_s=sessions * speed,
-        epochs_per_s=len(latencies) / seconds,
-        p50_ms=1e3 * pct(latencies, 50),
-        p99_ms=1e3 * pct(latencies, 99),
-        max_ms=1e3 * max(latencies, default=math.nan),
+        epochs_per_s=timed / seconds,
+        answer_p50_ms=1e3 * pct(answer_lat, 50),
+        answer_p99_ms=1e3 * pct(answer_lat, 99),
+        fix_p50_ms=1e3 * pct(fix_lat, 50),
+        fix_p99_ms=1e3 * pct(fix_lat, 99),
+        fix_max_ms=1e3 * max(fix_lat, default=math.nan),
+        fix_wait_epochs=float(np.median(waits)) if waits else math.nan,
         fix_pct=100.0 * float(np.mean(q == FIXED_GGA)) if len(q) else 0.0,
         max_h_mm=max_horizontal_mm(fixes_llh(fixes), arp),
+        worker_cpu_s=cpu,
         worker_cpu_pct=100.0 * cpu / (seconds * pool.n_workers),
         parent_cpu_pct=100.0 * parent / seconds,
         other_cores=max(0.0, others / seconds),
@@ -345,7 +401,7 @@ async def one_pass(
 
 
 async def bench_pool(
-    bursts: list[bytes],
+    bursts: list[Burst],
     arp: tuple[float, float, float],
     workers: list[int],
     sessions: list[int],
@@ -402,8 +458,9 @@ def report_engine(rows: list[EngineRow], repeat: int) -> None:
             _f(r.max_h_mm, ".2f"),
         )
     table.caption = (
-        "live: the first epochs have no solution until the stream's first ephemerides arrive; "
-        "post: every ephemeris is known from the start"
+        "live: the first epochs have no solution until the stream's first ephemerides arrive (post: "
+        "every ephemeris is known from the start); an epoch completes, and is solved, in the feed of "
+        "the next epoch's first MSM (this receiver's last MSM of an epoch is NavIC's, not read by GECJ)"
     )
     console.print(table)
 
@@ -413,9 +470,9 @@ def report_pool(rows: list[PoolRow], speed: float, epochs: int) -> None:
         title=f"2. worker pool: N rovers, each the capture ({epochs} epochs) at {speed:g}x, "
         "all sending at the same instant"
     )
-    cols = ["workers", "rovers", "= 1 Hz rovers", "fixes", "s", "offered ep/s", "solved ep/s"]
-    cols += ["p50 ms", "p99 ms", "worker CPU %", "parent CPU %", "other load cores"]
-    cols += ["fix %", "max h mm", "errors", "kept up"]
+    cols = ["workers", "rovers", "1 Hz eq.", "fixes", "s", "sent/s", "solved/s"]
+    cols += ["answer p50 ms", "p99", "fix p50 ms", "p99", "fix waits ep"]
+    cols += ["worker CPU %", "other load", "fix %", "max h mm", "errors", "kept up"]
     for col in cols:
         table.add_column(col, justify="right", no_wrap=col == "fixes")
     for r in rows:
@@ -427,10 +484,12 @@ def report_pool(rows: list[PoolRow], speed: float, epochs: int) -> None:
             f"{r.seconds:.1f}",
             f"{r.offered_per_s:.0f}",
             f"{r.epochs_per_s:.1f}",
-            _f(r.p50_ms, ".0f"),
-            _f(r.p99_ms, ".0f"),
+            _f(r.answer_p50_ms, ".0f"),
+            _f(r.answer_p99_ms, ".0f"),
+            _f(r.fix_p50_ms, ".0f"),
+            _f(r.fix_p99_ms, ".0f"),
+            _f(r.fix_wait_epochs, "g"),
             _f(r.worker_cpu_pct, ".0f"),
-            _f(r.parent_cpu_pct, ".0f"),
             _f(r.other_cores, ".2f"),
             f"{r.fix_pct:.1f}",
             _f(r.max_h_mm, ".2f"),
@@ -438,25 +497,37 @@ def report_pool(rows: list[PoolRow], speed: float, epochs: int) -> None:
             "[green]yes[/]" if r.kept_up else "[red]no[/]",
         )
     table.caption = (
-        "fixes: answers with a fix / rover bursts sent (the first epochs of each rover precede its "
-        "ephemerides); worker CPU: % of the workers' cores; other load: the machine's busy cores that were not ours; "
-        "kept up: bursts answered (fix or not) per second >= 95% of offered, no growing backlog"
+        "1 Hz eq.: rovers x speed, the load as real-time rovers. fixes: received during the pass / "
+        "rover bursts sent (a rover's first epochs precede its ephemerides; its last is flushed). "
+        "answer: a burst handed over -> its answer, when that held a fix; fix: an epoch's own burst "
+        f"-> its fix, which came 'fix waits' bursts later (each {1e3 / speed:g} ms at {speed:g}x, 1 s live). "
+        "worker CPU: % of the workers' cores; other load: busy cores of the machine that were not "
+        "ours. kept up: bursts answered (fix or not) per second >= 95% of sent, no growing backlog"
     )
     console.print(table)
 
 
 def capacity_line(rows: list[PoolRow], engine: EngineRow | None) -> str:
+    """Rovers at 1 Hz per worker core: the best throughput per worker, and the workers' CPU time
+    per solved epoch (which other programs on the machine do not inflate)."""
     best = max(rows, key=lambda r: r.epochs_per_s / r.workers)
     per_worker = best.epochs_per_s / best.workers
     bound = "at least " if best.kept_up else ""  # a pass that kept up did not find the limit
     line = (
-        f"one worker core keeps up with {bound}{math.floor(per_worker)} rovers at 1 Hz "
-        f"({per_worker:.1f} epochs/s per worker in the best pass: {best.workers} worker(s), "
-        f"{best.sessions} rovers at {best.offered_per_s / best.sessions:g}x"
+        f"one worker core keeps up with {bound}{math.floor(per_worker)} rovers at 1 Hz: "
+        f"{per_worker:.1f} epochs/s per worker in the best pass ({best.workers} worker(s), "
+        f"{best.sessions} rovers at {best.offered_per_s / best.sessions:g}x)"
     )
+    cpu_s = sum(r.worker_cpu_s for r in rows)
+    solved = sum(r.epochs for r in rows)
+    if solved and cpu_s > 0 and not math.isnan(cpu_s):
+        line += (
+            f"; {1e3 * cpu_s / solved:.1f} ms of worker CPU per solved epoch over all passes, "
+            f"{solved / cpu_s:.0f} rovers per fully busy core"
+        )
     if engine is not None:
         line += f"; the engine in process: {engine.epochs_per_s:.1f} epochs/s"
-    return line + ")"
+    return line
 
 
 def _json(value: Any) -> Any:
@@ -501,7 +572,11 @@ def main(argv: list[str] | None = None) -> int:
         with console.status(f"engine: live and post-processing, {args.repeat} runs each"):
             engine = [bench_live(frames, arp, args.repeat), bench_batch(arp, args.repeat)]
         report_engine(engine, args.repeat)
-    pool_rows = asyncio.run(bench_pool(bursts, arp, workers, sessions, args.speed))
+    try:
+        pool_rows = asyncio.run(bench_pool(bursts, arp, workers, sessions, args.speed))
+    except KeyboardInterrupt:
+        console.print("[red]interrupted[/]: pool closed, no figures saved")
+        return 130
     report_pool(pool_rows, args.speed, len(bursts))
     console.print(capacity_line(pool_rows, engine[0] if engine else None))
     OUT.parent.mkdir(parents=True, exist_ok=True)

@@ -158,9 +158,11 @@ def _least_squares(
             lat_deg, _, h = ecef_to_geodetic(rx)
             tropo = saastamoinen_m(np.radians(float(lat_deg)), float(h), el)
         use = keep & (first | (el >= np.radians(mask_deg)))
-        if use.sum() < 3 + len(names):
-            raise SppFailed(f"{int(use.sum())} satellites for {3 + len(names)} unknowns")
         sys_col = np.array([names.index(s) if s in names else -1 for s in systems])
+        # a system whose satellites are all below the mask has no clock to estimate this time
+        active, col_of_use = np.unique(sys_col[use], return_inverse=True)
+        if use.sum() < 3 + len(active):
+            raise SppFailed(f"{int(use.sum())} satellites for {3 + len(active)} unknowns")
         model = rng + clocks[np.clip(sys_col, 0, None)] - C_MPS * dts + tropo
         if iono_m is not None and not first:
             model = model + iono_m
@@ -170,13 +172,13 @@ def _least_squares(
             efact**2 * (ERR_A_M**2 + ERR_B_M**2 / sin_el**2) + (0.0 if extra_var_m2 is None else extra_var_m2)
         )
         idx = np.flatnonzero(use)
-        h_mat = np.zeros((len(idx), 3 + len(names)))
+        h_mat = np.zeros((len(idx), 3 + len(active)))
         h_mat[:, :3] = -los[idx]
-        h_mat[np.arange(len(idx)), 3 + sys_col[idx]] = 1.0
+        h_mat[np.arange(len(idx)), 3 + col_of_use] = 1.0
         w = 1.0 / sigma[idx]
         dx, *_ = np.linalg.lstsq(h_mat * w[:, None], v[idx] * w, rcond=None)
         rx = rx + dx[:3]
-        clocks = clocks + dx[3:]
+        clocks[active] += dx[3:]
         if np.linalg.norm(dx) < 1e-4:
             break
     else:
@@ -201,14 +203,16 @@ def _least_squares(
         use,
         residuals,
         sigma,
-        _dops(rx, los[use], sys_col[use], len(names)),
+        _dops(rx, los[use], sys_col[use]),
     )
 
 
-def _dops(rx: F64, los: F64, sys_col: NDArray[np.int64], n_clocks: int) -> dict[str, float]:
-    h = np.zeros((len(los), 3 + n_clocks))
+def _dops(rx: F64, los: F64, sys_col: NDArray[np.int64]) -> dict[str, float]:
+    """DOPs of the satellites used, with a clock for each system among them."""
+    _, col = np.unique(sys_col, return_inverse=True)
+    h = np.zeros((len(los), 3 + int(col.max(initial=-1)) + 1))
     h[:, :3] = -los
-    h[np.arange(len(los)), 3 + sys_col] = 1.0
+    h[np.arange(len(los)), 3 + col] = 1.0
     q = np.linalg.inv(h.T @ h)
     lat_deg, lon_deg, _ = ecef_to_geodetic(rx)
     lat, lon = np.radians(float(lat_deg)), np.radians(float(lon_deg))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 
@@ -43,6 +44,10 @@ class BasePull(NtripPull):
         )
         self.pool, self.session = pool, session
 
+    def opened(self) -> None:
+        # a new connection may bring another base, even one with the same station id
+        self.pool.base_reset(self.session)
+
     def received(self, data: bytes) -> None:
         self.pool.base(self.session, data)
 
@@ -52,6 +57,7 @@ class CloudRtkStats:
     sessions: int = 0
     epochs_solved: int = 0
     fixes: dict[int, int] | None = None  # GGA quality -> count
+    not_after_previous: int = 0  # fixes not later than their session's previous one (must stay 0)
 
     def count(self, fixes: list[PositionFix]) -> None:
         if self.fixes is None:
@@ -85,6 +91,8 @@ class RoverLink:
         self.session = session
         self.gga: str | None = None
         self.base: BasePull | None = None
+        self.closing = False
+        self.last_time: datetime | None = None
         cloud.pool.open(session, cloud.spec)
         log.info("cloud_rtk_session_open", session=session)
 
@@ -93,22 +101,29 @@ class RoverLink:
         return self._took(answer.fixes, answer.gga)
 
     async def close(self) -> list[PositionFix]:
-        """The rover's stream ended: its last epoch, then the session and the base stream go."""
-        answer = await self.cloud.pool.flush(self.session)
-        fixes = self._took(answer.fixes, answer.gga)
-        if self.base is not None:
-            await self.base.stop()
-        self.cloud.pool.end(self.session)
-        log.info("cloud_rtk_session_closed", session=self.session, solved=answer.stats.get("solved"))
-        return fixes
+        """The rover's stream ended: its last epoch, then the session and the base stream go
+        (whatever happens to the last epoch)."""
+        self.closing = True
+        try:
+            answer = await self.cloud.pool.flush(self.session)
+            log.info("cloud_rtk_session_closed", session=self.session, stats=answer.stats)
+            return self._took(answer.fixes, answer.gga)
+        finally:
+            if self.base is not None:
+                await self.base.stop()
+            self.cloud.pool.end(self.session)
 
     def _took(self, fixes: list[PositionFix], gga: str | None) -> list[PositionFix]:
         if gga:
             self.gga = gga
-            if self.base is None:  # the first position: now the caster can choose a base
+            if self.base is None and not self.closing:  # the first position: the caster can choose
                 self.base = BasePull(
                     self.cloud.pool, self.session, self.cloud.source, self, self.cloud.gga_every_s
                 )
                 self.base.start()
+        for fix in fixes:
+            if self.last_time is not None and fix.time is not None and fix.time <= self.last_time:
+                self.cloud.stats.not_after_previous += 1
+            self.last_time = fix.time
         self.cloud.stats.count(fixes)
         return fixes

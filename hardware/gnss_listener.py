@@ -41,6 +41,7 @@ log = structlog.get_logger(__name__)
 
 MAX_TOKEN_LINE = 512
 NTRIP_UPLOAD = (b"SOURCE ", b"POST ")
+MAX_HEAD_LINES = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,7 @@ class ReceiverListener:
         self.login_timeout_s = login_timeout_s
         self.stats = ListenerStats()
         self.rtk = rtk
+        self._connections: set[asyncio.Task[object]] = set()
         self._lock = asyncio.Lock()  # one receiver's batch at a time through the shared tracker
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
@@ -89,6 +91,9 @@ class ReceiverListener:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
         try:
             login = await self._login(reader, writer)
             if login is None:
@@ -99,17 +104,32 @@ class ReceiverListener:
             self.stats.finished += 1
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
+        except Exception:  # a database or worker failure ends this connection, not the listener
+            log.exception("gnss_receiver_failed", peer=str(peer))
         finally:
+            if task is not None:
+                self._connections.discard(task)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
+    async def close(self) -> None:
+        """End every connection (each commits what it has) - before the RTK pool goes away."""
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Login | None:
         try:
-            line = await asyncio.wait_for(reader.readuntil(b"\n"), self.login_timeout_s)
-            ntrip = line.startswith(NTRIP_UPLOAD)
-            if ntrip and not line.endswith(b"\r\n\r\n"):
-                line += await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), self.login_timeout_s)
+            async with asyncio.timeout(self.login_timeout_s):
+                line = await reader.readuntil(b"\n")
+                ntrip = line.startswith(NTRIP_UPLOAD)
+                head = [line]
+                while ntrip and head[-1].strip():  # an NTRIP head ends with an empty line
+                    if len(head) > MAX_HEAD_LINES:
+                        raise asyncio.LimitOverrunError("NTRIP head too long", 0)
+                    head.append(await reader.readuntil(b"\n"))
         except (asyncio.LimitOverrunError, asyncio.IncompleteReadError, TimeoutError):
             await self._refuse(writer, "the first line must be the device token")
             return None
@@ -117,9 +137,11 @@ class ReceiverListener:
             receiver = await self._receiver(line.strip().decode("ascii", "replace"), writer, None)
             return None if receiver is None else Login(receiver)
         try:
-            request = parse_head(line.rstrip(b"\r\n"))
+            request = parse_head(b"\r\n".join(h.rstrip(b"\r\n") for h in head[:-1]))
         except BadRequest as exc:
-            await self._refuse(writer, str(exc), ntrip=1)
+            self.stats.refused += 1
+            log.info("gnss_receiver_bad_ntrip_head", error=str(exc))
+            writer.write(response(1, "400 Bad Request"))
             return None
         receiver = await self._receiver(request.password or "", writer, request.version)
         if receiver is None:
@@ -193,14 +215,18 @@ class ReceiverListener:
                     await self._commit(login.receiver, pending)
                     pending = []
                     deadline = loop.time() + self.batch_s
+                if chunks is not None and chunks.done:  # the upload's last chunk
+                    break
             for record in framer.flush():
                 if not isinstance(record, RtcmFrame):
                     pending += assembler.push(record)
             pending += assembler.flush()
         finally:
-            if rover is not None:
-                pending += await rover.close()
-        await self._commit(login.receiver, pending)
+            try:
+                if rover is not None:
+                    pending += await rover.close()
+            finally:
+                await self._commit(login.receiver, pending)  # what was accepted is kept
 
     async def _commit(self, receiver: Receiver, fixes: list[PositionFix]) -> None:
         if not fixes:

@@ -152,6 +152,14 @@ class RtkFilter:
         for tracker in self._doppler:
             tracker.grow(n_new)
 
+    def restart_signals(self, sats: NDArray[np.intp], slots: NDArray[np.intp], wavelength_m: F64) -> None:
+        """Signals now on another carrier: their ambiguities, geometry-free history and carrier
+        smoothing start over."""
+        self.wl[sats, slots] = wavelength_m
+        self.live[sats * self.nf + slots] = False
+        self.gf_prev[sats] = np.nan
+        self._hatch_n[sats, slots] = 0.0
+
     # -- residuals ------------------------------------------------------------------------
 
     def _zero_diff(

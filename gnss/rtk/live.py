@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import datetime
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Final, TypeVar
 
@@ -41,7 +42,7 @@ from gnss.rtcm.ephemeris import KeplerEphemeris
 from gnss.rtcm.framing import RtcmFrame, RtcmFramer
 from gnss.rtcm.msm import MSM_SYSTEMS, MsmEpoch, is_msm
 from gnss.rtcm.station import StationArp
-from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav
+from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav, gpst_seconds
 from gnss.rtk.filter import Q_DGNSS, Q_FIX, Q_FLOAT, Q_SINGLE
 from gnss.rtk.obsdata import ReceiverEpochs, build
 from gnss.rtk.options import RtkOptions
@@ -57,10 +58,13 @@ GGA_QUALITY: Final = {Q_FIX: 4, Q_FLOAT: 5, Q_DGNSS: 2, Q_SINGLE: 1}
 _MIN_MSM: Final = 4
 _STATION_TYPES: Final = frozenset((1005, 1006))
 _GPS_EPOCH_UTC: Final = datetime.datetime(1980, 1, 6, tzinfo=datetime.UTC)
+ARP_MOVED_M: Final = 0.01  # a station's 1005/1006 that moves by more is another base
+NAV_KEEP_S: Final = 86_400.0
 
 
 def _tag_ms(msg: MsmEpoch) -> int:
-    """The message's time tag as GPST milliseconds of the week (BeiDou's BDT + 14 s)."""
+    """The message's time tag as GPST milliseconds of the week (BeiDou's BDT + 14 s). Only for
+    the week-based systems: GLONASS is never read (its tag is Moscow time of day)."""
     tow = msg.epoch_s + (BDT_GPST_S if msg.system == "C" else 0.0)
     return round((tow % WEEK_S) * 1000.0)
 
@@ -73,45 +77,75 @@ class LiveStats:
     skipped_msm: int = 0  # MSM1-3 and systems not solved for
 
 
-class RtcmEpochs:
-    """One receiver's RTCM 3 byte stream -> completed MSM epochs, ephemerides, station ARP."""
+OnEpoch = Callable[[tuple[MsmEpoch, ...]], None]
 
-    def __init__(self, systems: str, window: int = 4) -> None:
-        self.systems = systems
+
+class RtcmEpochs:
+    """One receiver's RTCM 3 byte stream -> completed MSM epochs, ephemerides, station ARPs.
+
+    ``on_epoch`` is called as each epoch completes, when :attr:`window` ends with it: a chunk of
+    bytes holding several epochs gives each its turn, in order. An epoch also ends when the
+    station id changes (two stations' messages are never one epoch) and after ``MAX_MESSAGES``
+    messages (a stream that never clears the multiple-message bit cannot grow one without end).
+    """
+
+    MAX_MESSAGES: Final = 64
+
+    def __init__(self, systems: str, window: int, on_epoch: OnEpoch) -> None:
+        self.systems = systems.replace("R", "")
+        self.on_epoch = on_epoch
         self.framer = RtcmFramer()
         self.window: deque[tuple[MsmEpoch, ...]] = deque(maxlen=window)
         self._current: list[MsmEpoch] = []
-        self._current_tag: int | None = None
+        self._current_key: tuple[int, int] | None = None  # (station id, tag ms)
         self.ephemerides: list[KeplerEphemeris] = []
         self.arps: dict[int, StationArp] = {}  # station id -> its latest 1005/1006
+        self.moved: set[int] = set()  # stations whose 1005/1006 changed position (not yet handled)
         self.stats = LiveStats()
 
-    def feed(self, data: bytes) -> list[tuple[MsmEpoch, ...]]:
-        """Bytes in; the epochs they completed out (each also enters :attr:`window`)."""
-        done: list[tuple[MsmEpoch, ...]] = []
+    def feed(self, data: bytes) -> None:
         frames = self.framer.feed(data)
         self.stats.frames += len(frames)
         self.stats.bytes_skipped = self.framer.bytes_skipped
         for frame in frames:
-            self._frame(frame, done)
-        return done
+            self._frame(frame)
 
-    def _frame(self, frame: RtcmFrame, done: list[tuple[MsmEpoch, ...]]) -> None:
+    def reset(self) -> None:
+        """A new connection: nothing of the old one (partial frame, epochs, positions) carries over."""
+        skipped = self.stats.bytes_skipped
+        self.framer = RtcmFramer()
+        self.framer.bytes_skipped = skipped
+        self.window.clear()
+        self._current, self._current_key = [], None
+        self.arps.clear()
+        self.moved.clear()
+
+    def _frame(self, frame: RtcmFrame) -> None:
         t = frame.msg_type
         if is_msm(t):
             if MSM_SYSTEMS[t // 10] not in self.systems or t % 10 < _MIN_MSM:
                 self.stats.skipped_msm += 1
+                # not read, but it may be the epoch's last message (receivers often end with
+                # GLONASS or NavIC): waiting for the next epoch instead would delay every fix
+                station, more = _msm_station_and_more(frame.raw)
+                if (
+                    self._current
+                    and self._current_key is not None
+                    and station == self._current_key[0]
+                    and not more
+                ):
+                    self._close()
                 return
             msg = decode(frame)
             if not isinstance(msg, MsmEpoch):
                 return
-            tag = _tag_ms(msg)
-            if self._current and tag != self._current_tag:
-                self._close(done)
+            key = (msg.station_id, _tag_ms(msg))
+            if self._current and key != self._current_key:
+                self._close()
             self._current.append(msg)
-            self._current_tag = tag
-            if not msg.multiple_message:
-                self._close(done)
+            self._current_key = key
+            if not msg.multiple_message or len(self._current) >= self.MAX_MESSAGES:
+                self._close()
         elif EPHEMERIS_SYSTEM.get(t, "-") in self.systems:
             rec = decode(frame)
             if isinstance(rec, KeplerEphemeris):
@@ -119,47 +153,64 @@ class RtcmEpochs:
         elif t in _STATION_TYPES:
             arp = decode(frame)
             if isinstance(arp, StationArp):
+                before = self.arps.get(arp.station_id)
+                if (
+                    before is not None
+                    and np.linalg.norm(np.subtract(arp.ecef_m, before.ecef_m)) > ARP_MOVED_M
+                ):
+                    self.moved.add(arp.station_id)
                 self.arps[arp.station_id] = arp
 
-    def _close(self, done: list[tuple[MsmEpoch, ...]]) -> None:
+    def _close(self) -> None:
         epoch = tuple(self._current)
-        self._current, self._current_tag = [], None
+        self._current, self._current_key = [], None
         self.window.append(epoch)
         self.stats.epochs += 1
-        done.append(epoch)
+        self.on_epoch(epoch)
 
     def close_pending(self) -> bool:
         """Close the epoch being received, if any (end of stream)."""
         if not self._current:
             return False
-        self._close([])
+        self._close()
         return True
 
     def take_ephemerides(self) -> list[KeplerEphemeris]:
         out, self.ephemerides = self.ephemerides, []
         return out
 
-    def observations(self, t_ref_gpst_s: float) -> Observations:
-        """The window's epochs as observations (the last row is the newest epoch)."""
-        msgs = tuple(m for epoch in self.window for m in epoch)
-        stream = RtcmStream(
-            msm=msgs,
-            ephemerides=(),
-            eph_after=np.zeros(0, np.intp),
-            arp=None,
-            antenna=None,
-            frames=0,
-            bytes_skipped=0,
-            skipped_msm=0,
-        )
-        return observations(stream, message_times(stream, t_ref_gpst_s))
+    def observations_until(self, t_ref_gpst_s: float, t_max_gpst_s: float, n: int) -> Observations | None:
+        """The ``n`` epochs up to the last one at or before ``t_max_gpst_s`` (a rover epoch's time:
+        the base's burst may already hold later ones), or None if there is none."""
+        epochs = list(self.window)
+        if not epochs:
+            return None
+        _, t = _stream_times(tuple(e[0] for e in epochs), t_ref_gpst_s)
+        last = int(np.searchsorted(t, t_max_gpst_s + 1e-3, side="right")) - 1
+        if last < 0:
+            return None
+        msgs = tuple(m for e in epochs[max(0, last - n + 1) : last + 1] for m in e)
+        return observations(*_stream_times(msgs, t_ref_gpst_s))
+
+
+def _msm_station_and_more(raw: bytes) -> tuple[int, bool]:
+    """An MSM frame's station id (DF003, payload bits 12-23) and multiple-message bit (DF393,
+    bit 54), read off the bytes without decoding the message."""
+    return ((raw[4] & 0x0F) << 8) | raw[5], bool((raw[9] >> 1) & 1)
+
+
+def _stream_times(msgs: tuple[MsmEpoch, ...], t_ref_gpst_s: float) -> tuple[RtcmStream, F64]:
+    stream = RtcmStream(msgs, (), np.zeros(0, np.intp), None, None, 0, 0, 0)
+    return stream, message_times(stream, t_ref_gpst_s)
 
 
 @dataclass
 class _Nav:
+    """Ephemerides in arrival order; the navigation data built from the first ``built`` of them."""
+
     records: dict[KeplerEphemeris, float] = field(default_factory=dict)  # record -> GPST received
     nav: BroadcastNav | None = None
-    stale: bool = False
+    built: int = 0
 
 
 class LiveRtk:
@@ -169,6 +220,11 @@ class LiveRtk:
 
     ``base_ecef_m`` replaces the base stream's ARP (a base whose 1005 is not its true position).
     ``approx_time`` resolves GPS's 10-bit week for streams recorded long ago (default: now).
+    Time: the first ephemerides anchor the week (Galileo's and BeiDou's are absolute), then every
+    epoch's time is placed within half a week of the epoch before it, so a session may run for
+    weeks. At most ``max_epochs_per_feed`` epochs of one rover chunk are solved (a rover that
+    uploads a backlog all at once must not hold its worker's other sessions); the older ones
+    are skipped and counted.
     """
 
     def __init__(
@@ -178,64 +234,103 @@ class LiveRtk:
         base_ecef_m: F64 | None = None,
         approx_time: np.datetime64 | None = None,
         window: int | None = None,
+        max_epochs_per_feed: int = 10,
     ) -> None:
-        self.options = options
+        # RTCM brings no GLONASS to the engine (its MSM and 1020 are not read here)
+        self.options = replace(options, systems=options.systems_used.replace("R", "") or "G")
         # long enough to see a signal's gap that the filter's outage rule would not reset
         window = options.max_outage_epochs + 3 if window is None else window
-        self.rover = RtcmEpochs(options.systems, window)
-        self.base = RtcmEpochs(options.systems, window)
+        self.window = window
+        self.rover = RtcmEpochs(self.options.systems, window, self._rover_epoch)
+        # the base's bursts may run ahead of the rover: its history reaches back further
+        self.base = RtcmEpochs(self.options.systems, 4 * window, self._base_epoch)
         self.base_ecef_override = None if base_ecef_m is None else np.asarray(base_ecef_m, np.float64)
         self.approx_time = approx_time
+        self.max_epochs_per_feed = max_epochs_per_feed
         self._nav = _Nav()
-        self._t_ref: float | None = None
+        self._t_ref: float | None = None  # GPST of the latest epoch (after the first ephemerides)
         self._station: int | None = None  # the base station the filter's double differences use
         self._solver: EpochSolver | None = None
         self._column: dict[str, int] = {}
+        # this chunk's epochs: (window, time, ephemerides known then)
+        self._pending: list[tuple[tuple[MsmEpoch, ...], float, int]] = []
         self.base_switches = 0
         self.last_gga: str | None = None  # of the latest fix: what the caster's NEAREST needs
         self.solved = 0
         self.unsolved = 0  # rover epochs without a solution (no navigation data yet, too few satellites)
+        self.skipped = 0  # rover epochs not solved: a backlog beyond max_epochs_per_feed
 
     # --- input -----------------------------------------------------------------------------
 
     def feed_base(self, data: bytes) -> None:
-        for epoch in self.base.feed(data):
-            station = epoch[0].station_id
-            if self._station is not None and station != self._station:
-                self._switch_base(epoch)
-            self._station = station
+        self.base.feed(data)
         self._take_ephemerides(self.base)
 
+    def reset_base(self) -> None:
+        """The base stream was reconnected (perhaps to another station, perhaps with the same
+        id): forget it, and the filter built on it."""
+        self.base.reset()
+        self._drop_filter()
+        self._station = None
+
     def feed_rover(self, data: bytes) -> list[PositionFix]:
-        epochs = self.rover.feed(data)
+        """Every epoch this chunk completes is solved in turn, with the window as it was when
+        the epoch ended (the newest ``max_epochs_per_feed`` of them)."""
+        self.rover.feed(data)
+        return self._solve_pending()
+
+    def flush_rover(self) -> list[PositionFix]:
+        """The rover's stream ended: its unfinished epoch (no message closed it) is solved as is."""
+        self.rover.close_pending()
+        return self._solve_pending()
+
+    def _rover_epoch(self, epoch: tuple[MsmEpoch, ...]) -> None:
         self._take_ephemerides(self.rover)
+        self._advance_time(epoch)
+        if self._t_ref is None:
+            self.unsolved += 1  # no ephemeris yet
+            return
+        window = tuple(m for e in self.rover.window for m in e)
+        self._pending.append((window, self._t_ref, len(self._nav.records)))
+
+    def _solve_pending(self) -> list[PositionFix]:
+        pending, self._pending = self._pending, []
+        if len(pending) > self.max_epochs_per_feed:
+            self.skipped += len(pending) - self.max_epochs_per_feed
+            pending = pending[-self.max_epochs_per_feed :]
         out: list[PositionFix] = []
         with threadpool_limits(limits=1, user_api="blas"):
-            for _ in epochs:
-                fix = self._solve_latest()
+            for msgs, t_ref, known in pending:
+                fix = self._solve(observations(*_stream_times(msgs, t_ref)), t_ref, known)
                 if fix is None:
                     self.unsolved += 1
                 else:
                     self.solved += 1
                     out.append(fix)
+        self._forget_old_ephemerides()
         return out
 
-    def flush_rover(self) -> list[PositionFix]:
-        """The rover's stream ended: its unfinished epoch (no message closed it) is solved as is."""
-        if not self.rover.close_pending():
-            return []
-        fix = self._solve_latest()
-        self.solved += fix is not None
-        self.unsolved += fix is None
-        return [] if fix is None else [fix]
+    def _base_epoch(self, epoch: tuple[MsmEpoch, ...]) -> None:
+        station = epoch[0].station_id
+        switched = self._station is not None and station != self._station
+        if switched or station in self.base.moved:  # another station, or one that moved
+            self.base.moved.discard(station)
+            self.base.window.clear()
+            self.base.window.append(epoch)
+            self._drop_filter()
+        self._station = station
+        self._take_ephemerides(self.base)
+        self._advance_time(epoch)
 
-    def _switch_base(self, first_epoch: tuple[MsmEpoch, ...]) -> None:
-        """Another station's epochs on the base stream: start over with that base."""
-        self.base.window.clear()
-        self.base.window.append(first_epoch)
+    def _drop_filter(self) -> None:
+        if self._solver is not None:
+            self.base_switches += 1
         self._solver = None
         self._column = {}
-        self.base_switches += 1
+
+    def _advance_time(self, epoch: tuple[MsmEpoch, ...]) -> None:
+        if self._t_ref is not None:
+            self._t_ref = float(_stream_times(epoch[:1], self._t_ref)[1][0])
 
     def _take_ephemerides(self, receiver: RtcmEpochs) -> None:
         new = receiver.take_ephemerides()
@@ -243,27 +338,32 @@ class LiveRtk:
             return
         if self._t_ref is None:
             self._t_ref = reference_gpst_s(new, self.approx_time)
-        t_rx = self._latest_time(receiver)
         for rec in new:
             if rec not in self._nav.records:
-                self._nav.records[rec] = t_rx
-                self._nav.stale = True
+                self._nav.records[rec] = self._t_ref
 
-    def _latest_time(self, receiver: RtcmEpochs) -> float:
-        assert self._t_ref is not None
-        if not receiver.window:
-            return self._t_ref
-        last = receiver.window[-1][:1]
-        stream = RtcmStream(last, (), np.zeros(0, np.intp), None, None, 0, 0, 0)
-        return float(message_times(stream, self._t_ref)[0])
-
-    def navigation(self) -> BroadcastNav | None:
-        if self._nav.stale:
-            recs = list(self._nav.records)
-            near = np.fromiter(self._nav.records.values(), np.float64, len(recs))
+    def navigation(self, known: int | None = None) -> BroadcastNav | None:
+        """The navigation data of the first ``known`` ephemerides received (default: all): an
+        epoch is solved with what had arrived when it ended, however late it is solved."""
+        known = len(self._nav.records) if known is None else known
+        if known == 0:
+            return None
+        if known != self._nav.built:
+            recs = list(self._nav.records)[:known]
+            near = np.fromiter((self._nav.records[r] for r in recs), np.float64, len(recs))
             self._nav.nav = BroadcastNav.from_ephemerides(recs, self.options.systems, near_gpst_s=near)
-            self._nav.stale = False
+            self._nav.built = known
         return self._nav.nav
+
+    def _forget_old_ephemerides(self) -> None:
+        """Records received more than a day before the session's time are of no use any more."""
+        if self._t_ref is None:
+            return
+        old = [r for r, t in self._nav.records.items() if self._t_ref - t > NAV_KEEP_S]
+        for r in old:
+            del self._nav.records[r]
+        if old:
+            self._nav.built = -1  # indices moved: rebuild on next use
 
     def base_position(self) -> F64 | None:
         if self.base_ecef_override is not None:
@@ -273,14 +373,17 @@ class LiveRtk:
 
     # --- one epoch -------------------------------------------------------------------------
 
-    def _solve_latest(self) -> PositionFix | None:
-        nav = self.navigation()
-        if nav is None or self._t_ref is None:
+    def _solve(self, rover_obs: Observations, t_ref: float, known: int) -> PositionFix | None:
+        """The newest epoch of ``rover_obs`` (a window ending at it), with the base's window."""
+        nav = self.navigation(known)
+        if nav is None:
             return None
-        rover_obs = self.rover.observations(self._t_ref)
         wants_base = self.options.mode != "single"
         base_ecef = self.base_position() if wants_base else None
-        base_obs = self.base.observations(self._t_ref) if base_ecef is not None and self.base.window else None
+        base_obs = None
+        if base_ecef is not None:
+            t_rover = float(gpst_seconds(rover_obs.time[-1:])[0])
+            base_obs = self.base.observations_until(t_ref, t_rover, self.window)
         data = build(
             rover_obs, base_obs, self.options.systems, self.options.freqs, self.options.max_base_age_s
         )

@@ -169,8 +169,7 @@ class EpochSolver:
         rows, slots = np.nonzero(changed)
         self.wavelength_m[cols[rows], slots] = wavelength_m[rows, slots]
         if self.rtk is not None:
-            self.rtk.wl[cols[rows], slots] = wavelength_m[rows, slots]
-            self.rtk.live[cols[rows] * self.rtk.nf + slots] = False
+            self.rtk.restart_signals(cols[rows], slots, wavelength_m[rows, slots])
 
     def step(
         self,

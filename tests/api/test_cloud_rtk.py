@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
+from api.cli import app
 from gnss.geodesy import ecef_to_enu, ecef_to_geodetic, geodetic_to_ecef
 from gnss.ntrip.caster import Caster
 from gnss.ntrip.nearest import NearestPolicy
@@ -75,6 +77,9 @@ async def test_rover_raw_rtcm_is_solved_against_the_nearest_base_and_stored(
         gga_every_s=0.5,
     )
     listener = ReceiverListener(state.sessionmaker, state.settings, state.live_store, batch_s=0.2, rtk=cloud)
+    pool.open("warm-up", SessionSpec(RtkOptions()))  # the worker is up before the rover pushes
+    assert (await pool.flush("warm-up")).error is None
+    pool.end("warm-up")
     data = CAPTURE.read_bytes()
     tasks: list[asyncio.Task[None]] = []
     try:
@@ -111,6 +116,7 @@ async def test_rover_raw_rtcm_is_solved_against_the_nearest_base_and_stored(
 
     assert pool.errors == 0
     stats = cloud.stats
+    assert stats.not_after_previous == 0  # each epoch solved once, in order
     assert stats.sessions == 1 and stats.fixes is not None
     assert stats.fixes.get(1, 0) >= 1  # before the base: the rover's own single-point fixes
     # then fixed against the caster's base; with a base epoch seconds old (nothing interpolates
@@ -139,20 +145,47 @@ def _llh(ecef: np.ndarray) -> tuple[float, float, float]:
     return float(lat), float(lon), float(h)
 
 
-async def test_ntrip1_source_upload_logs_a_receiver_in(client: Client) -> None:
+@pytest.mark.parametrize(
+    "head",
+    [
+        "SOURCE {token} /ROVER\r\nSource-Agent: NTRIP test\r\n\r\n",
+        "SOURCE {token} /ROVER\r\n\r\n",  # no header lines at all
+        "SOURCE {token} /ROVER\nSource-Agent: NTRIP test\n\n",  # LF line ends
+    ],
+)
+async def test_ntrip1_source_upload_logs_a_receiver_in(client: Client, head: str) -> None:
     """A rover that only knows how to push to a caster (``SOURCE <password> /<mount>``) uses its
-    device token as the password; a wrong one gets the caster's answer."""
+    device token as the password; a wrong one gets the caster's answer, a garbled head a 400."""
     _, _, rx = await roadside(client)
     state = client.app.state.beidou
-    listener = ReceiverListener(state.sessionmaker, state.settings, state.live_store, batch_s=0.2)
+    listener = ReceiverListener(
+        state.sessionmaker, state.settings, state.live_store, batch_s=0.2, login_timeout_s=2.0
+    )
     port = _free_port()
+    nmea = (Path(__file__).parents[1] / "data" / "gnss" / "nmea" / "gpsd_nmea-rtk.log").read_bytes()
     async with await listener.serve("127.0.0.1", port):
         with pytest.raises(SourceRefused, match="Bad Password"):
             await open_source("127.0.0.1", port, "ROVER", "dv_nope")
-        _, writer = await open_source("127.0.0.1", port, "ROVER", rx.token)
-        nmea = (Path(__file__).parents[1] / "data" / "gnss" / "nmea" / "gpsd_nmea-rtk.log").read_bytes()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /ROVER HTTP/1.1\r\nbroken header line\r\n\r\n")
+        assert (await reader.readline()).startswith(b"HTTP/1.0 400")
+        writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head.format(token=rx.token).encode())
+        assert await reader.readline() == b"ICY 200 OK\r\n"
         writer.write(nmea)
         await writer.drain()
         writer.close()
         await wait_for(lambda: listener.stats.finished == 1, within_s=10)
-    assert listener.stats.refused == 1 and listener.stats.stored > 0
+    assert listener.stats.refused == 2 and listener.stats.stored > 0
+
+
+def test_cloud_rtk_refuses_glonass_and_bad_caster_urls() -> None:
+    runner = CliRunner()
+    for args, message in (
+        (["--rtk-caster", "ntrip://u:p@127.0.0.1:2101/NEAREST", "--rtk-systems", "G,R"], "GLONASS"),
+        (["--rtk-caster", "http://127.0.0.1:2101/NEAREST"], "scheme"),
+        (["--rtk-caster", "ntrip://u:p@127.0.0.1:2101/NEAREST", "--rtk-mode", "rtk"], "mode must be"),
+    ):
+        result = runner.invoke(app, ["gnss", "listen", "--port", "1", *args], terminal_width=300)
+        assert result.exit_code == 2 and message in result.output, result.output

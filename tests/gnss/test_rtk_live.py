@@ -81,8 +81,10 @@ def test_zero_baseline_fixes_every_epoch_on_the_arp(frames: list[bytes], arp: F6
     err = enu_error_m(fixes, arp)
     assert np.abs(err).max() < 0.005  # zero baseline: on the ARP to millimetres
     assert {f.station_id for f in fixes} == {str(decode_station(frames))}
-    # the base epoch of the same time; the rover's last, flushed, epoch: the base's previous one
-    assert [f.age_diff for f in fixes] == [0.0] * (len(fixes) - 1) + [1.0]
+    # the base epoch of the same time, for every epoch including the last: the capture ends each
+    # epoch with a NavIC message, which the engine does not read but whose multiple-message bit
+    # still closes the epoch
+    assert [f.age_diff for f in fixes] == [0.0] * len(fixes)
 
 
 def decode_station(frames: list[bytes]) -> int:
@@ -104,9 +106,7 @@ def test_live_equals_post_processing_once_the_navigation_is_complete(frames: lis
     t_live = gpst_of(fixes)
     common, i, j = np.intersect1d(t_live, batch.time, return_indices=True)
     assert len(common) == len(fixes)
-    # the last 30 s (all ephemerides have arrived by then) but the flushed last epoch, which
-    # live had to solve with the previous base epoch
-    last = slice(-31, -1)
+    last = slice(-30, None)  # the last 30 s: all ephemerides have arrived by then
     ours = np.array([[f.lat, f.lon, f.height] for f in fixes])[i][last]
     theirs = batch.llh[j][last]
     np.testing.assert_allclose(ours[:, :2], theirs[:, :2], atol=1e-9)  # degrees: 0.1 mm
@@ -117,16 +117,18 @@ def test_live_equals_post_processing_once_the_navigation_is_complete(frames: lis
 
 
 def test_bytes_in_any_pieces_and_noise_give_the_same_fixes(frames: list[bytes]) -> None:
-    whole = run(LiveRtk(KINEMATIC), frames)
+    """The rover's stream cut anywhere (inside frames too), with garbage between its frames:
+    the same fixes as frame by frame (single point: no base whose timing could differ)."""
+    single = RtkOptions(mode="single", systems="GECJ", freqs=2)
+    by_frame = LiveRtk(single)
+    whole = [fix for f in frames for fix in by_frame.feed_rover(f)] + by_frame.flush_rover()
     rng = random.Random(7)
-    live = LiveRtk(KINEMATIC)
+    live = LiveRtk(single)
     got: list[PositionFix] = []
     noise = k = 0
     while k < len(frames):
         group = frames[k : k + rng.randint(1, 5)]
         k += len(group)
-        live.feed_base(b"".join(group))
-        # garbage between the rover's frames, and its bytes cut anywhere (inside frames too)
         junk = [os.urandom(rng.randint(0, 40)).replace(b"\xd3", b"\x00") for _ in group]
         noise += sum(map(len, junk))
         data = b"".join(j + f for j, f in zip(junk, group, strict=True))
@@ -139,13 +141,77 @@ def test_bytes_in_any_pieces_and_noise_give_the_same_fixes(frames: list[bytes]) 
     assert got == whole
 
 
+def test_a_chunk_of_many_epochs_solves_each_of_them_once(frames: list[bytes]) -> None:
+    """Epoch by epoch, in 100-frame chunks, or the whole capture at once: the same fixes, each
+    epoch once, in time order - a backlog beyond ``max_epochs_per_feed`` keeps its newest."""
+    single = RtkOptions(mode="single", systems="GECJ", freqs=2)
+    by_frame = LiveRtk(single)
+    one_by_one = [fix for f in frames for fix in by_frame.feed_rover(f)] + by_frame.flush_rover()
+    times = [f.time for f in one_by_one]
+    assert times == sorted(set(times))  # distinct, increasing
+    chunked = LiveRtk(single, max_epochs_per_feed=1000)
+    got = [
+        fix for k in range(0, len(frames), 100) for fix in chunked.feed_rover(b"".join(frames[k : k + 100]))
+    ]
+    assert got + chunked.flush_rover() == one_by_one
+    whole = LiveRtk(single)  # the default cap: 10 epochs per chunk
+    newest = whole.feed_rover(b"".join(frames))
+    same_epochs = one_by_one[-10:]
+    assert [f.time for f in newest] == [f.time for f in same_epochs]
+    # the first of them has no previous solution to start from: the same point to a centimetre
+    assert (
+        max(abs(a.lat - b.lat) + abs(a.lon - b.lon) for a, b in zip(newest, same_epochs, strict=True)) < 1e-7
+    )
+    assert whole.skipped == by_frame.solved - 10  # all but the newest 10
+    # the session's clock follows the epochs (so a session may run past a week's half)
+    assert whole._t_ref == pytest.approx(
+        float((gpst_of(newest[-1:])[0] - np.datetime64("1980-01-06", "ns")) / np.timedelta64(1, "s")),
+        abs=0.01,
+    )
+
+
+def test_kinematic_in_chunks_fixes_every_epoch_once(frames: list[bytes], arp: F64) -> None:
+    """~7 epochs a chunk, the base's chunk first (so its ephemerides come earlier than when
+    interleaved frame by frame): every rover epoch solved once, fixed, on the ARP."""
+    reference = run(LiveRtk(KINEMATIC), frames)
+    live = LiveRtk(KINEMATIC)
+    got: list[PositionFix] = []
+    for k in range(0, len(frames), 100):
+        live.feed_base(b"".join(frames[k : k + 100]))
+        got += live.feed_rover(b"".join(frames[k : k + 100]))
+    got += live.flush_rover()
+    times = [f.time for f in got]
+    assert times == sorted(set(times)) and set(times) >= {f.time for f in reference}
+    assert {f.quality for f in got} == {4} and np.abs(enu_error_m(got, arp)).max() < 0.005
+
+
+def with_crc(body: bytes) -> bytes:
+    return body + calc_crc24q(body).to_bytes(3, "big")
+
+
 def restamp(frame: bytes, station_id: int) -> bytes:
     """The frame with another reference station id (payload bits 12-23) and a fresh CRC."""
     body = bytearray(frame[:-3])
     word = int.from_bytes(body[3:6], "big")
     word = (word & 0xFFF000) | station_id
     body[3:6] = word.to_bytes(3, "big")
-    return bytes(body) + calc_crc24q(bytes(body)).to_bytes(3, "big")
+    return with_crc(bytes(body))
+
+
+def msg_type(frame: bytes) -> int:
+    return (frame[3] << 4) | (frame[4] >> 4)
+
+
+def shift_arp_x(frame: bytes, metres: float) -> bytes:
+    """A 1005 with its ECEF X (DF025: 38-bit signed, 0.1 mm, payload bit 34) moved."""
+    payload = int.from_bytes(frame[3:-3], "big")
+    n = (len(frame) - 6) * 8
+    shift = n - 34 - 38
+    field = (payload >> shift) & ((1 << 38) - 1)
+    value = field - (1 << 38) if field >> 37 else field
+    value += round(metres * 10_000)
+    payload = (payload & ~(((1 << 38) - 1) << shift)) | ((value & ((1 << 38) - 1)) << shift)
+    return with_crc(frame[:3] + payload.to_bytes(n // 8, "big"))
 
 
 def test_a_base_changing_station_restarts_the_filter_and_waits_for_its_arp(
@@ -160,8 +226,7 @@ def test_a_base_changing_station_restarts_the_filter_and_waits_for_its_arp(
         if k < half:
             base_frames.append(f)
             continue
-        msg_type = (f[3] << 4) | (f[4] >> 4)
-        if msg_type == 1005 and held < 3:  # the new station's first three ARPs are lost
+        if msg_type(f) == 1005 and held < 3:  # the new station's first three ARPs are lost
             held += 1
             base_frames.append(b"")
             continue
@@ -178,6 +243,41 @@ def test_a_base_changing_station_restarts_the_filter_and_waits_for_its_arp(
     assert len(gap) >= 2
     assert {f.station_id for f in after} == {str(new)} and after[-1].quality == 4
     assert np.abs(enu_error_m([f for f in after if f.quality == 4], arp)).max() < 0.005
+
+
+def test_same_station_id_at_another_place_is_another_base(frames: list[bytes], arp: F64) -> None:
+    """Two bases with the same id (0 is a common default): the second one's 1005 is 2 m away in
+    X. The filter must start over on it - a zero baseline then sits on the new ARP - instead of
+    double-differencing against the old position."""
+    half = len(frames) // 2
+    base_frames = frames[:half] + [shift_arp_x(f, 2.0) if msg_type(f) == 1005 else f for f in frames[half:]]
+    live = LiveRtk(KINEMATIC)
+    fixes = run(live, frames, base_frames)
+    assert live.base_switches == 1
+    moved = arp + np.array([2.0, 0.0, 0.0])
+    err_old = enu_error_m(fixes, arp)
+    err_new = enu_error_m(fixes, moved)
+    on_old = np.linalg.norm(err_old, axis=1) < 0.005
+    on_new = np.linalg.norm(err_new, axis=1) < 0.005
+    fixed = np.array([f.quality == 4 for f in fixes])
+    assert np.all(on_old[fixed] | on_new[fixed])  # every fixed position on one of the two ARPs
+    k = int(np.argmax(on_new))
+    assert on_old[:k][fixed[:k]].all() and on_new[k:][fixed[k:]].all() and fixes[-1].quality == 4
+
+
+def test_a_station_change_inside_an_epoch_splits_it(frames: list[bytes]) -> None:
+    old = decode_station(frames)
+    # from the 3rd MSM of some epoch on, another station id
+    msm_idx = [k for k, f in enumerate(frames) if 1070 <= msg_type(f) <= 1137]
+    cut = msm_idx[len(msm_idx) // 2 + 2]
+    base_frames = frames[:cut] + [restamp(f, old + 7) for f in frames[cut:]]
+    live = LiveRtk(KINEMATIC)
+    seen: list[set[int]] = []
+    on_epoch = live.base.on_epoch
+    live.base.on_epoch = lambda epoch: (seen.append({m.station_id for m in epoch}), on_epoch(epoch))  # type: ignore[func-returns-value]
+    run(live, frames, base_frames)
+    assert all(len(ids) == 1 for ids in seen)  # no epoch holds two stations' messages
+    assert live.base_switches == 1
 
 
 async def test_worker_pool_gives_the_in_process_answers(frames: list[bytes]) -> None:
@@ -203,10 +303,34 @@ async def test_worker_pool_gives_the_in_process_answers(frames: list[bytes]) -> 
         victim = pool._owner["a"]
         victim.process.kill()
         await asyncio.to_thread(victim.process.join, 5.0)
+        for _ in range(100):  # its sentinel tells the pool at once
+            if pool.restarts:
+                break
+            await asyncio.sleep(0.05)
+        assert pool.restarts == 1 and victim.process.is_alive()
         answer = await pool.rover("a", frames[0])
-        assert answer.fixes == [] and pool.restarts == 1 and victim.process.is_alive()
+        assert answer.error is None and answer.fixes == []  # a new, empty session
         pool.end("a")
         pool.end("b")
         assert pool.sessions == 0
+    finally:
+        await pool.close()
+    assert (await pool.rover("b", frames[0])).error == "pool closed"
+
+
+async def test_a_worker_dying_during_a_request_answers_it_at_once(frames: list[bytes]) -> None:
+    """Killed while the request waits (the worker is still importing NumPy): the answer is
+    "worker died" from its process sentinel, not the 10-minute timeout set here."""
+    pool = RtkPool(1, answer_timeout_s=600.0)
+    pool.start()
+    try:
+        pool.open("a", SessionSpec(KINEMATIC))
+        asking = asyncio.create_task(pool.rover("a", b"".join(frames[:50])))
+        await asyncio.sleep(0)
+        pool._owner["a"].process.kill()
+        answer = await asyncio.wait_for(asking, 60)
+        assert answer.error == "worker died" and pool.restarts == 1
+        again = await pool.rover("a", frames[0])
+        assert again.error is None
     finally:
         await pool.close()

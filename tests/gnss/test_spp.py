@@ -20,7 +20,7 @@ from gnss.rtcm.ephemeris import KeplerEphemeris
 from gnss.rtcm.framing import RtcmFramer
 from gnss.rtcm.msm import MsmEpoch
 from gnss.rtcm.station import StationArp
-from gnss.spp import SppFailed, iono_free_pair, solve
+from gnss.spp import SppFailed, az_el, geometry, iono_free_pair, solve
 
 CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
 BDT_OFFSET_S = 14.0  # BDT = GPST - 14 s
@@ -118,3 +118,26 @@ def test_atmosphere_models_against_published_values() -> None:
     lat, lon = np.radians(35.0), np.radians(135.0)
     night = klobuchar_m(alpha, beta, lat, lon, np.array([0.0]), np.array([np.pi / 2]), 0.0)
     assert night[0] == pytest.approx(5e-9 * C_MPS * (1 + 16 * (0.53 - 0.5) ** 3), rel=1e-9)
+
+
+def test_a_system_whose_satellites_are_all_below_the_mask_has_no_clock(
+    capture: tuple[np.ndarray, list[object]],
+) -> None:
+    """The system whose highest satellite is lowest, all masked out: its clock is no unknown, and
+    the solution and DOPs are those of the epoch without that system at all."""
+    _, records = capture
+    pos, clock, pr, systems = iono_free_epoch(records, gps_epochs(records)[10])
+    first = solve(pos, clock, pr, systems, error_factor=3.0)
+    el = np.degrees(az_el(first.ecef_m, geometry(first.ecef_m, pos)[1])[1])
+    highest = {str(s): float(el[systems == s].max()) for s in np.unique(systems)}
+    low = min(highest, key=highest.__getitem__)
+    mask = highest[low] + 0.5
+    others = systems != low
+    assert (others & (el >= mask)).sum() >= 6  # enough of the others stay above it
+    masked = solve(pos, clock, pr, systems, error_factor=3.0, elev_mask_deg=mask)
+    alone = solve(
+        pos[others], clock[others], pr[others], systems[others], error_factor=3.0, elev_mask_deg=mask
+    )
+    assert low not in masked.clock_m or not masked.used[~others].any()
+    np.testing.assert_allclose(masked.ecef_m, alone.ecef_m, atol=1e-6)
+    assert masked.dop == pytest.approx(alone.dop)
