@@ -89,6 +89,9 @@ def listen(
     rtk_mode: Annotated[str, typer.Option(help="kinematic | static | dgnss | single")] = "kinematic",
     rtk_systems: Annotated[str, typer.Option(help="systems solved, e.g. C,G,E,J")] = "C,G,E,J",
     rtk_freqs: Annotated[int, typer.Option(min=1, max=3, help="frequencies per system")] = 2,
+    rtk_dynamics: Annotated[
+        bool, typer.Option(help="velocity states in the filter (vehicles): a constant-velocity model")
+    ] = False,
 ) -> None:
     """Take raw NMEA/RTCM from receivers over TCP or NTRIP upload (the device token logs in).
     With --rtk-caster, rovers streaming RTCM MSM are solved by the platform (cloud RTK)."""
@@ -103,7 +106,7 @@ def listen(
                 raise ValueError(
                     "cloud RTK reads no GLONASS (its FDMA phase does not enter our double differences)"
                 )
-            options = RtkOptions(mode=rtk_mode, systems=systems, freqs=rtk_freqs)  # type: ignore[arg-type]
+            options = RtkOptions(mode=rtk_mode, systems=systems, freqs=rtk_freqs, dynamics=rtk_dynamics)  # type: ignore[arg-type]
         except ValueError as exc:
             raise typer.BadParameter(str(exc)) from exc
         cloud = (source, SessionSpec(options), rtk_workers or settings.rtk_workers)

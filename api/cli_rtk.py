@@ -338,6 +338,10 @@ def solve_cmd(
         bool,
         typer.Option(help="apply the receiver antennas' elevation-dependent PCV, not only their offsets"),
     ] = False,
+    dynamics: Annotated[
+        bool,
+        typer.Option(help="kinematic: velocity states, a constant-velocity model (RTKLIB's pos1-dynamics)"),
+    ] = False,
     cn0_mask: Annotated[
         float, typer.Option(min=0.0, help="C/N0 mask (dB-Hz): weaker signals are not used; 0: none")
     ] = 0.0,
@@ -379,6 +383,7 @@ def solve_cmd(
             antenna_pcv=ant_pcv,
             cn0_mask_dbhz=cn0_mask,
             slip_doppler_m=slip_doppler,
+            dynamics=dynamics,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

@@ -21,8 +21,8 @@ pool     ``gnss.rtk.pool.RtkPool`` with 1 and 2 worker processes (``--workers``)
          its answer, over the answers that held a fix (the pool's service time); "fix" = an
          epoch's own rover burst -> the answer holding its fix (matched by time tag), which also
          counts the bursts the engine waited for before it saw the epoch complete ("fix waits":
-         this receiver ends its epochs with a NavIC MSM, which a GECJ session does not read, so an
-         epoch completes with the next epoch's first MSM: one epoch, 1 s live). Solved/s = fixes
+         0 when the epoch's last MSM - here a NavIC one, which a GECJ session does not read -
+         closes it). Solved/s = fixes
          received over the wall time from the first burst to the last answer; "sent/s" = what
          the rovers sent (N x speed epochs/s); a pass kept up when its bursts were answered (fix or
          not) at >= 95% of that rate. CPU over that wall time, from /proc: the workers' (as % of
@@ -126,8 +126,7 @@ def fix_tow_ms(fix: PositionFix) -> int | None:
 def epoch_bursts(frames: list[bytes]) -> list[Burst]:
     """The stream as the receiver sends it, one burst a second: cut after each MSM with the
     multiple-message bit clear (RTCM 10403 DF393), whatever its system. (This receiver closes its
-    epochs with a NavIC MSM, which a GECJ session does not read: the engine then completes an
-    epoch when the next epoch's first MSM arrives.)"""
+    epochs with a NavIC MSM, which a GECJ session does not read but whose bit it heeds.)"""
     bursts: list[Burst] = []
     pending: list[bytes] = []
     tag: int | None = None
@@ -460,7 +459,7 @@ def report_engine(rows: list[EngineRow], repeat: int) -> None:
     table.caption = (
         "live: the first epochs have no solution until the stream's first ephemerides arrive (post: "
         "every ephemeris is known from the start); an epoch completes, and is solved, in the feed of "
-        "the next epoch's first MSM (this receiver's last MSM of an epoch is NavIC's, not read by GECJ)"
+        "its last MSM (this receiver's is NavIC's: not read by GECJ, but it closes the epoch)"
     )
     console.print(table)
 

@@ -31,7 +31,7 @@ from numpy.typing import NDArray
 
 from gnss.antex import ReceiverModel, range_correction_m
 from gnss.atmosphere import niell_hydrostatic, saastamoinen_m
-from gnss.geodesy import ecef_to_geodetic
+from gnss.geodesy import ecef_to_geodetic, enu_rotation
 from gnss.orbits import C_MPS
 from gnss.rtk.ambiguity import Fix, WarmStart, resolve
 from gnss.rtk.antennas import NO_ANTENNAS, Antennas
@@ -43,6 +43,9 @@ from gnss.spp import az_el, geometry
 F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
 VAR_POS_M2: Final = 30.0**2
+VAR_VEL_M2S2: Final = 10.0**2
+MOTION_RESET_M: Final = 30.0  # predicted position this far from the single point: start over
+MOTION_MAX_GAP_S: Final = 60.0
 VALIDATION_SIGMAS: Final = 4.0
 SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3, "R": 4}
 # GLONASS (FDMA) enters the code double differences (DGNSS), not the carrier-phase modes': between
@@ -113,7 +116,10 @@ class RtkFilter:
         self.wl = wavelength_m
         self.base = np.asarray(base_ecef_m, dtype=np.float64)
         self.system = np.array([SYSTEM_INDEX[s[0]] for s in sats.tolist()], dtype=np.int64)
-        n = 3 + self.n_sats * self.nf
+        # position (and in kinematic mode with dynamics, velocity) before the ambiguities
+        self.dynamics = options.dynamics and options.mode == "kinematic"
+        self.na = 6 if self.dynamics else 3
+        n = self.na + self.n_sats * self.nf
         self.x = np.zeros(n)
         self.p = np.zeros((n, n))
         self.pos_ready = False
@@ -190,7 +196,9 @@ class RtkFilter:
 
     def _time_update(self, ep: EpochObs, phase_ok: NDArray[np.bool_], dt: float) -> None:
         kinematic = self.opt.mode in ("kinematic", "dgnss")
-        if kinematic or not self.pos_ready:
+        if self.dynamics:
+            self._predict_motion(ep.spp_ecef_m, dt)
+        elif kinematic or not self.pos_ready:
             self._reset(np.arange(3), ep.spp_ecef_m, VAR_POS_M2)
             self.pos_ready = True
         if not self.use_phase:
@@ -211,15 +219,43 @@ class RtkFilter:
             thr = self.opt.slip_doppler_m
             slip |= self._doppler[0].update(ep.t_gpst_s, ep.rover_cp, ep.rover_dop, self.wl, thr)
             slip |= self._doppler[1].update(ep.t_gpst_s - ep.age_s, ep.base_cp, ep.base_dop, self.wl, thr)
-        live_idx = 3 + np.flatnonzero(self.live)
+        live_idx = self.na + np.flatnonzero(self.live)
         self.p[live_idx, live_idx] += self.opt.prn_bias_cyc**2 * abs(dt)
         start = flat_ok & (~self.live | slip.ravel())
         if start.any():
             k = np.flatnonzero(start)
             sd_cp = (ep.rover_cp - ep.base_cp).ravel()[k]
             sd_pr = (ep.rover_pr - ep.base_pr).ravel()[k]
-            self._reset(3 + k, sd_cp - sd_pr / self.wl.ravel()[k], self.opt.std_bias_cyc**2)
+            self._reset(self.na + k, sd_cp - sd_pr / self.wl.ravel()[k], self.opt.std_bias_cyc**2)
             self.live[k] = True
+
+    def _predict_motion(self, spp_ecef_m: F64, dt: float) -> None:
+        """Constant velocity driven by white acceleration noise (horizontal and vertical sigmas
+        of the options, rotated from ENU at the rover): position += velocity dt. The motion
+        starts over from the single-point position (velocity 0, 10 m/s sigma) at the first
+        epoch, after a gap, or when the prediction strays beyond the single point's reach."""
+        far = not self.pos_ready or np.linalg.norm(self.x[:3] - spp_ecef_m) > MOTION_RESET_M
+        if far or dt <= 0.0 or dt > MOTION_MAX_GAP_S:
+            self._reset(np.arange(3), spp_ecef_m, VAR_POS_M2)
+            self._reset(np.arange(3, 6), np.zeros(3), VAR_VEL_M2S2)
+            self.pos_ready = True
+            return
+        self.x[:3] += dt * self.x[3:6]
+        self.p[:3, :] += dt * self.p[3:6, :]
+        self.p[:, :3] += dt * self.p[:, 3:6]
+        lat, lon, _ = ecef_to_geodetic(self.x[:3])
+        rot = enu_rotation(lat, lon)  # ECEF -> ENU
+        h2, v2 = self.opt.accel_h_mps2**2, self.opt.accel_v_mps2**2
+        q = rot.T @ np.diag([h2, h2, v2]) @ rot
+        self.p[:3, :3] += q * dt**3 / 3.0
+        self.p[:3, 3:6] += q * dt**2 / 2.0
+        self.p[3:6, :3] += q * dt**2 / 2.0
+        self.p[3:6, 3:6] += q * dt
+
+    @property
+    def velocity_mps(self) -> F64 | None:
+        """ECEF velocity (m/s) in kinematic mode with dynamics, else None."""
+        return self.x[3:6].copy() if self.dynamics else None
 
     # -- measurement update ---------------------------------------------------------------
 
@@ -257,7 +293,7 @@ class RtkFilter:
                     h = np.zeros((oth.size, n_state))
                     h[:, :3] = -(res.los[oth] - res.los[ref])
                     if is_phase:
-                        ki, kr = 3 + oth * self.nf + f, 3 + ref * self.nf + f
+                        ki, kr = self.na + oth * self.nf + f, self.na + ref * self.nf + f
                         rows = np.arange(oth.size)
                         h[rows, ki] = self.wl[oth, f]
                         h[rows, kr] = -self.wl[ref, f]
@@ -357,7 +393,7 @@ class RtkFilter:
         out = resolve(
             self.x,
             self.p,
-            3 + flat,
+            self.na + flat,
             groups,
             el[sat_of],
             sat_of,
@@ -372,7 +408,7 @@ class RtkFilter:
     def _valid_fix(self, fix: Fix, ep: EpochObs, base_zd: tuple[F64, F64]) -> bool:
         """Residuals of the fixed double-differenced phases within 4 sigma of the noise model."""
         res = self._residuals(fix.pos_m, ep, base_zd)
-        k_i, k_r = fix.pairs[:, 0] - 3, fix.pairs[:, 1] - 3
+        k_i, k_r = fix.pairs[:, 0] - self.na, fix.pairs[:, 1] - self.na
         s_i, f_i, s_r = k_i // self.nf, k_i % self.nf, k_r // self.nf
         wl = self.wl[s_i, f_i]
         v = res.phase[s_i, f_i] - res.phase[s_r, f_i] - wl * fix.dd_cyc

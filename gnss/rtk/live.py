@@ -295,6 +295,8 @@ class LiveRtk:
 
     def _solve_pending(self) -> list[PositionFix]:
         pending, self._pending = self._pending, []
+        if not pending:
+            return []
         if len(pending) > self.max_epochs_per_feed:
             self.skipped += len(pending) - self.max_epochs_per_feed
             pending = pending[-self.max_epochs_per_feed :]

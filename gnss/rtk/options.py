@@ -46,6 +46,11 @@ class RtkOptions:
     max_base_age_s: float = 30.0
     max_outage_epochs: int = 5
     var_hold_amb_cyc2: float = 0.001
+    # kinematic: velocity states with a constant-velocity model (RTKLIB's pos1-dynamics; the
+    # reference configurations have it off: position re-seeded from single point each epoch)
+    dynamics: bool = False
+    accel_h_mps2: float = 3.0  # white acceleration noise of that model, horizontal and vertical
+    accel_v_mps2: float = 1.0
     code_smoothing_s: float = 30.0  # DGNSS: carrier-smoothing window of the code (0: raw code)
     # receiver antennas (RTKLIB's file-rcvantfile, ant1-/ant2-anttype, ant*-antdele/n/u,
     # pos1-posopt2): ANTEX file; antenna type "model radome", "*" for the observation file's

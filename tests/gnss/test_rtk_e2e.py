@@ -34,10 +34,13 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
+from gnss.rinex import read_nav, read_obs
+from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.compare import agreement, compare, match_epochs
+from gnss.rtk.obsdata import build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import Q_DGPS, Q_FIX, Q_FLOAT, Q_SINGLE, PosSolutions, nmea_gga_lines, read_pos
-from gnss.rtk.solve import solve_rinex
+from gnss.rtk.solve import EpochSolver, observed_at, solve_rinex
 
 DATA = Path(__file__).parents[1] / "data" / "gnss"
 RINEX = DATA / "rinex"
@@ -355,3 +358,40 @@ def test_cli_solve_defaults_to_the_base_header_position(tmp_path: Path) -> None:
     assert sols.ref_llh[:2] == pytest.approx(header_llh[:2], abs=1e-9)  # as written: 9 decimals
     assert sols.ref_llh[2] == pytest.approx(header_llh[2], abs=1e-4)
     assert compare(sols).dgps_pct == 100.0
+
+
+# --- kinematic with velocity states ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("dataset", ["css078", "matstatic"])
+def test_kinematic_with_dynamics_meets_the_goals_and_finds_the_receiver_still(dataset: str) -> None:
+    """Velocity states (a constant-velocity model, RTKLIB's pos1-dynamics) on two static
+    receivers processed as moving ones: still every epoch fixed with RTKLIB 2.4.3's errors or
+    better, and the estimated velocity is the truth - zero - to millimetres per second."""
+    conf = {"css078": "kin_gejq_l12_cont", "matstatic": "kin_all_l12_cont"}[dataset]
+    options = dataclasses.replace(conf_options(conf), dynamics=True)
+    s = SETS[dataset]
+    data = build(
+        read_obs(s.rover), read_obs(s.base), options.systems_used, options.freqs, options.max_base_age_s
+    )
+    nav = BroadcastNav(read_nav(s.nav), options.systems_used)
+    solver = EpochSolver(data.sats, data.wavelength_m, options, s.base_ecef_m)
+    assert data.base is not None and solver.rtk is not None and solver.rtk.dynamics
+    speeds = []
+    for k in range(len(data.rover.t_gpst_s)):
+        j = int(data.base_index[k])
+        base = (float(data.base.t_gpst_s[j]), observed_at(data.base, j)) if j >= 0 else None
+        solver.step(nav, float(data.rover.t_gpst_s[k]), observed_at(data.rover, k), base)
+        velocity = solver.rtk.velocity_mps
+        assert velocity is not None
+        speeds.append(float(np.linalg.norm(velocity)))
+    assert np.median(speeds[len(speeds) // 2 :]) < 0.005  # m/s, once converged
+    truth = s.truth_llh
+    assert truth is not None
+    ours = solve_rinex(s.rover, s.base, s.nav, options, base_ecef_m=s.base_ecef_m)
+    mine = compare(ours, truth_llh=truth)
+    theirs = compare(reference(dataset, conf, "B34", ours), truth_llh=truth)
+    assert mine.fix_pct == 100.0
+    assert mine.truth is not None and theirs.truth is not None
+    assert mine.truth.h_rms_cm <= theirs.truth.h_rms_cm + FILE_QUANTUM_CM
+    assert mine.truth.h95_cm <= theirs.truth.h95_cm + FILE_QUANTUM_CM
