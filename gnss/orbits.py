@@ -160,13 +160,20 @@ def earth_rotation(pos: F64, travel_s: F64, omega_e: F64 | float = FRAME["G"][1]
     return np.stack([ca * pos[:, 0] + sa * pos[:, 1], -sa * pos[:, 0] + ca * pos[:, 1], pos[:, 2]], axis=1)
 
 
+def clock_polynomial(eph: KeplerArrays, t_s: F64) -> F64:
+    """The broadcast clock polynomial alone (no relativistic term: that needs the orbit)."""
+    dt = wrap_week(np.asarray(t_s, dtype=np.float64) - eph.toc_s)
+    out: F64 = eph.af0_s + eph.af1_sps * dt + eph.af2_sps2 * dt**2
+    return out
+
+
 def transmit_states(eph: KeplerArrays, t_rx_s: F64, pr_m: F64) -> tuple[F64, F64]:
     """Satellite positions (ECEF at transmission, not yet rotated to the reception frame) and
-    clocks for pseudoranges ``pr_m`` received at ``t_rx_s``: the transmission time is reception
-    minus flight time minus satellite clock, iterated (two passes reach the millimetre)."""
-    t_rx = np.asarray(t_rx_s, dtype=np.float64)
-    clock = np.zeros(len(eph))
-    pos = np.zeros((len(eph), 3))
-    for _ in range(3):
-        pos, clock = satellite_state(eph, t_rx - np.asarray(pr_m) / C_MPS - clock)
-    return pos, clock
+    clocks for pseudoranges ``pr_m`` received at ``t_rx_s``. As RTKLIB's ``satposs``: the
+    transmission time is reception minus flight time minus the clock polynomial (evaluated twice,
+    which settles it), then one orbit evaluation there; the relativistic term it then adds to
+    the clock (<= 45 ns) would move the satellite by 0.2 mm, and is left out of the time."""
+    t_tx = np.asarray(t_rx_s, dtype=np.float64) - np.asarray(pr_m) / C_MPS
+    dts = clock_polynomial(eph, t_tx)
+    dts = clock_polynomial(eph, t_tx - dts)
+    return satellite_state(eph, t_tx - dts)

@@ -104,6 +104,11 @@ class BroadcastNav:
         for i, sat in enumerate(self._cols["sat"].tolist()):
             rows.setdefault(sat, []).append(i)
         self._by_sat = {k: np.asarray(v, dtype=np.intp) for k, v in rows.items()}
+        # the same grouping as flat arrays, for selecting every satellite's record at once
+        sats = self._cols["sat"]
+        self._order = np.argsort(sats, kind="stable").astype(np.intp)
+        self._names, self._starts = np.unique(sats[self._order], return_index=True)
+        self._max_dtoe = np.array([MAX_DTOE_S.get(str(s)[:1], 0.0) for s in sats.tolist()], dtype=np.float64)
         glo_rows: dict[str, list[int]] = {}
         for i, sat in enumerate(self._glo.sat.tolist()):
             glo_rows.setdefault(sat, []).append(i)
@@ -131,33 +136,46 @@ class BroadcastNav:
         return out
 
     def _select(self, sats: NDArray[np.str_], t_gpst_s: float) -> Selection:
-        rows = np.zeros(len(sats), dtype=np.intp)
-        valid = np.zeros(len(sats), dtype=bool)
+        rows, valid = self._kepler_rows(sats, t_gpst_s)
         glo_at: list[int] = []
         glo_rows: list[int] = []
-        for i, sat in enumerate(sats.tolist()):
-            if sat[0] == "R":
-                glo_at.append(i)
-                glo_rows.append(self._glo.select(sat, self._glo_by_sat.get(sat), t_gpst_s))
-                valid[i] = glo_rows[-1] >= 0
-                continue
-            cand = self._by_sat.get(sat)
-            if cand is None:
-                continue
-            dt = np.abs(self._cols["toe_abs"][cand] - t_gpst_s)
-            ok = self._cols["healthy"][cand] & (dt <= MAX_DTOE_S[sat[0]])
-            if not ok.any():
-                continue
-            # preferred records first, then nearest
-            score = dt + np.where(self._cols["preferred"][cand], 0.0, 1e7) + np.where(ok, 0.0, 1e9)
-            rows[i] = cand[int(np.argmin(score))]
-            valid[i] = True
+        for i in np.flatnonzero(np.char.startswith(sats, "R")).tolist():
+            sat = str(sats[i])
+            glo_at.append(i)
+            glo_rows.append(self._glo.select(sat, self._glo_by_sat.get(sat), t_gpst_s))
+            valid[i] = glo_rows[-1] >= 0
         tgd = self._cols["tgd_s"][rows] if len(rows) and len(self._cols["sat"]) else np.zeros(len(rows))
         # GLONASS: the G1 group delay dTauN is only in RINEX 3.05 records and not applied (0 in
         # RTKLIB too for the 3.04 files here)
         tgd[glo_at] = 0.0
         glo = self._glo.eph.take(np.maximum(np.asarray(glo_rows, dtype=np.intp), 0))
         return Selection(self._take(rows), valid, tgd, np.asarray(glo_at, dtype=np.intp), glo)
+
+    def _kepler_rows(
+        self, sats: NDArray[np.str_], t_gpst_s: float
+    ) -> tuple[NDArray[np.intp], NDArray[np.bool_]]:
+        """RTKLIB's choice for every satellite at once: among its healthy records within the
+        system's toe limit, a preferred one (Galileo I/NAV) before the others, then the nearest
+        toe; the first of equals."""
+        rows = np.zeros(len(sats), dtype=np.intp)
+        valid = np.zeros(len(sats), dtype=bool)
+        if len(self._order) == 0 or len(sats) == 0:
+            return rows, valid
+        c = self._cols
+        dt = np.abs(c["toe_abs"] - t_gpst_s)
+        ok = c["healthy"] & (dt <= self._max_dtoe)
+        score = (dt + np.where(c["preferred"], 0.0, 1e7) + np.where(ok, 0.0, 1e9))[self._order]
+        best = np.minimum.reduceat(score, self._starts)
+        # the first record of each group reaching its minimum
+        group = np.repeat(np.arange(len(self._starts)), np.diff(np.append(self._starts, len(score))))
+        hits = np.flatnonzero(score == best[group])
+        first = hits[np.unique(group[hits], return_index=True)[1]]
+        where = np.searchsorted(self._names, sats)
+        known = (where < len(self._names)) & (self._names[np.minimum(where, len(self._names) - 1)] == sats)
+        g = np.where(known, where, 0)
+        rows = np.where(known, self._order[first[g]], 0).astype(np.intp)
+        valid = known & (best[g] < 1e9)
+        return rows, valid
 
     def _take(self, rows: NDArray[np.intp]) -> KeplerArrays:
         c = self._cols
