@@ -342,6 +342,13 @@ def solve_cmd(
         bool,
         typer.Option(help="kinematic: velocity states, a constant-velocity model (RTKLIB's pos1-dynamics)"),
     ] = False,
+    bds_iono: Annotated[
+        bool,
+        typer.Option(
+            help="BeiDou satellites take BeiDou's broadcast ionosphere when the nav file has BDSA/BDSB "
+            "(--no-bds-iono: GPS's Klobuchar for all, as RTKLIB)"
+        ),
+    ] = True,
     cn0_mask: Annotated[
         float, typer.Option(min=0.0, help="C/N0 mask (dB-Hz): weaker signals are not used; 0: none")
     ] = 0.0,
@@ -384,6 +391,7 @@ def solve_cmd(
             cn0_mask_dbhz=cn0_mask,
             slip_doppler_m=slip_doppler,
             dynamics=dynamics,
+            bds_iono=bds_iono,
         )
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from exc

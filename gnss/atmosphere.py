@@ -56,6 +56,41 @@ def klobuchar_m(
     return np.asarray(C_MPS * f * delay, dtype=np.float64)
 
 
+BDS_SHELL_M: Final = 375_000.0
+BDS_EARTH_RADIUS_M: Final = 6_378_000.0
+
+
+def bds_klobuchar_m(
+    alpha: ArrayLike,
+    beta: ArrayLike,
+    lat_rad: float,
+    lon_rad: float,
+    az_rad: ArrayLike,
+    el_rad: ArrayLike,
+    bdt_s_of_day: float,
+) -> F64:
+    """B1I ionospheric delay (m) from BeiDou's broadcast model (BDS-SIS-ICD-B1I 3.0, 5.2.4.7).
+
+    Klobuchar's cosine in form, but not GPS's model: the pierce point is computed exactly on a
+    375 km shell (GPS uses a 350 km approximation in semicircles), the coefficients take the
+    pierce point's geographic latitude (GPS: geomagnetic), the period is clipped to
+    [72000, 172800] s, the time is BDT, and the obliquity factor is the shell's exact one."""
+    a, b = np.asarray(alpha, dtype=np.float64), np.asarray(beta, dtype=np.float64)
+    az, el = np.asarray(az_rad, dtype=np.float64), np.asarray(el_rad, dtype=np.float64)
+    k = BDS_EARTH_RADIUS_M / (BDS_EARTH_RADIUS_M + BDS_SHELL_M) * np.cos(el)
+    psi = np.pi / 2 - el - np.arcsin(k)
+    phi_m = np.arcsin(np.sin(lat_rad) * np.cos(psi) + np.cos(lat_rad) * np.sin(psi) * np.cos(az))
+    lam_m = lon_rad + np.arcsin(np.clip(np.sin(psi) * np.sin(az) / np.cos(phi_m), -1.0, 1.0))
+    x = np.abs(phi_m / np.pi)
+    amp = np.maximum(0.0, a[0] + x * (a[1] + x * (a[2] + x * a[3])))
+    per = np.clip(b[0] + x * (b[1] + x * (b[2] + x * b[3])), 72000.0, 172800.0)
+    t = (bdt_s_of_day + lam_m * 43200.0 / np.pi) % 86400.0
+    zenith = np.where(
+        np.abs(t - 50400.0) < per / 4.0, 5e-9 + amp * np.cos(2 * np.pi * (t - 50400.0) / per), 5e-9
+    )
+    return np.asarray(C_MPS * zenith / np.sqrt(1.0 - k * k), dtype=np.float64)
+
+
 # Niell (1996) hydrostatic mapping: average and seasonal-amplitude coefficients a, b, c at
 # latitudes 15, 30, 45, 60, 75 degrees, and the height correction's a, b, c.
 _NMF_AVG: Final = np.array(

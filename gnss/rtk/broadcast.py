@@ -84,6 +84,9 @@ class BroadcastNav:
     def __init__(self, nav: NavData, systems: str = "GECJ") -> None:
         self.iono_alpha = nav.iono.get("GPSA", np.zeros(4))
         self.iono_beta = nav.iono.get("GPSB", np.zeros(4))
+        # BeiDou's own model (RINEX 3 BDSA/BDSB), when the file has it
+        bdsa, bdsb = nav.iono.get("BDSA"), nav.iono.get("BDSB")
+        self.bds_iono: tuple[F64, F64] | None = None if bdsa is None or bdsb is None else (bdsa, bdsb)
         chunks: list[dict[str, np.ndarray]] = []
         for system in systems.replace("R", ""):
             rec = nav.ephemeris.get(system)
@@ -210,6 +213,7 @@ class BroadcastNav:
         """
         recs = [r for r in records if r.system in systems]
         nav = cls(NavData(version=3.04, ephemeris={}), systems)  # every attribute, then our records
+        nav.bds_iono = None
         nav.iono_alpha = np.asarray(_ION_DEFAULT[:4] if iono_alpha is None else iono_alpha, np.float64)
         nav.iono_beta = np.asarray(_ION_DEFAULT[4:] if iono_beta is None else iono_beta, np.float64)
         nav._cols = _ephemeris_columns(recs, near_gpst_s)

@@ -41,6 +41,7 @@ class RtkOptions:
     # of interval (after the change common to all satellites: a receiver clock jump) is a slip;
     # real data stay within 0.3 m (see gnss.rtk.slips); 0: off
     slip_doppler_m: float = 1.0
+    bds_iono: bool = True  # BeiDou's broadcast ionosphere for its satellites, if the nav has BDSA/BDSB
     cn0_mask_dbhz: float = 0.0  # signals weaker than this are not used (RTKLIB's snrmask); 0: off
     max_innovation_m: float = 30.0
     max_base_age_s: float = 30.0

@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gnss import glonass
-from gnss.atmosphere import klobuchar_m
+from gnss.atmosphere import bds_klobuchar_m, klobuchar_m
 from gnss.geodesy import ecef_to_geodetic
 from gnss.orbits import C_MPS, transmit_states
 from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav
@@ -32,6 +32,7 @@ from gnss.spp import ERR_A_M, ERR_B_M, SppSolution, az_el, geometry, solve
 
 F64 = NDArray[np.float64]
 L1_HZ: Final = 1575.42e6
+B1I_HZ: Final = 1561.098e6
 IONO_MODEL_ERR: Final = 0.5
 TROPO_MODEL_ERR_M: Final = 0.3
 CODE_BIAS_ERR_M: Final = 0.3
@@ -71,11 +72,14 @@ def single_point(
     t_gpst_s: float,
     elmask_deg: float,
     prior_ecef_m: F64 | None = None,
+    bds_iono: bool = True,
 ) -> SppSolution:
     """First-frequency SPP with the broadcast group delay and Klobuchar ionosphere (scaled to
     each signal's frequency), as RTKLIB's ``pntpos`` with ``ionoopt=brdc``. With a prior (the
     previous epoch's position) the ionosphere is evaluated there and one solve suffices; without,
-    a first solve without ionosphere provides the point to evaluate it at."""
+    a first solve without ionosphere provides the point to evaluate it at. With ``bds_iono``,
+    BeiDou satellites take BeiDou's own broadcast model when the navigation data carry it
+    (RTKLIB applies GPS's to every system)."""
     systems = sats.astype("<U1")
     clocks = np.where(systems == "J", "G", systems)  # one receiver clock per system, QZSS's is GPS's
     pr = np.where(states.valid, pr1_m - C_MPS * states.tgd_s, np.nan)
@@ -94,8 +98,19 @@ def single_point(
         el,
         t_gpst_s % 86400.0,
     )
-    scale = (C_MPS / np.where(np.isfinite(wavelength1_m), wavelength1_m, C_MPS / L1_HZ) / L1_HZ) ** -2
-    iono = iono_l1 * scale
+    freq = C_MPS / np.where(np.isfinite(wavelength1_m), wavelength1_m, C_MPS / L1_HZ)
+    iono = iono_l1 * (freq / L1_HZ) ** -2
+    bds = systems == "C"
+    if bds_iono and nav.bds_iono is not None and bds.any():
+        b1i = bds_klobuchar_m(
+            *nav.bds_iono,
+            np.radians(float(lat)),
+            np.radians(float(lon)),
+            az[bds],
+            el[bds],
+            (t_gpst_s - BDT_GPST_S) % 86400.0,
+        )
+        iono[bds] = b1i * (freq[bds] / B1I_HZ) ** -2
     sin_el = np.maximum(np.sin(el), 0.1)
     # RTKLIB's budget: broadcast ionosphere 50 % of itself, Saastamoinen 0.3 m at zenith, 0.3 m code bias
     extra = (IONO_MODEL_ERR * iono) ** 2 + (TROPO_MODEL_ERR_M / (sin_el + 0.1)) ** 2 + CODE_BIAS_ERR_M**2

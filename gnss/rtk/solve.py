@@ -193,6 +193,7 @@ class EpochSolver:
                 t_gpst_s,
                 self.options.elmask_deg,
                 self.prior,
+                self.options.bds_iono,
             )
         except SppFailed:
             self.prior = None

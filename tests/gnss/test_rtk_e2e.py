@@ -395,3 +395,24 @@ def test_kinematic_with_dynamics_meets_the_goals_and_finds_the_receiver_still(da
     assert mine.truth is not None and theirs.truth is not None
     assert mine.truth.h_rms_cm <= theirs.truth.h_rms_cm + FILE_QUANTUM_CM
     assert mine.truth.h95_cm <= theirs.truth.h95_cm + FILE_QUANTUM_CM
+
+
+def test_beidou_satellites_take_beidous_ionosphere_when_the_nav_file_has_it(tmp_path: Path) -> None:
+    """The MatRTKLIB navigation file with BDSA/BDSB lines added (GPS's coefficients under
+    BeiDou's name: the day's BeiDou ones were not recorded): BeiDou's model - another pierce
+    point, geographic latitude, B1I - moves a BeiDou-only single point, by less than the few
+    metres either model puts on the ranges; ``bds_iono=False`` gives RTKLIB's choice, GPS's model,
+    exactly as without the lines. (The kernel itself is checked against the ICD in test_spp.)"""
+    s = SETS["matstatic"]
+    lines = s.nav.read_text().splitlines(keepends=True)
+    extra = [ln.replace("GPSA", "BDSA", 1) for ln in lines if ln.startswith("GPSA")]
+    extra += [ln.replace("GPSB", "BDSB", 1) for ln in lines if ln.startswith("GPSB")]
+    nav = tmp_path / "with_bds_iono.nav"
+    nav.write_text("".join(lines[:2] + extra + lines[2:]))
+    single = RtkOptions(mode="single", systems="C", freqs=1)
+    plain = solve_rinex(s.rover, None, s.nav, single)
+    bds = solve_rinex(s.rover, None, nav, single)
+    gps_model = solve_rinex(s.rover, None, nav, dataclasses.replace(single, bds_iono=False))
+    assert np.array_equal(gps_model.llh, plain.llh)
+    moved = np.abs(bds.llh - plain.llh)
+    assert 0.02 < np.max(moved[:, 2]) < 5.0  # metres of height

@@ -8,12 +8,13 @@ what SPP delivers; RAIM is checked by corrupting one satellite's pseudorange.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from gnss.atmosphere import klobuchar_m, saastamoinen_m
+from gnss.atmosphere import bds_klobuchar_m, klobuchar_m, saastamoinen_m
 from gnss.orbits import C_MPS, KeplerArrays, transmit_states
 from gnss.rtcm.decode import decode
 from gnss.rtcm.ephemeris import KeplerEphemeris
@@ -141,3 +142,36 @@ def test_a_system_whose_satellites_are_all_below_the_mask_has_no_clock(
     assert low not in masked.clock_m or not masked.used[~others].any()
     np.testing.assert_allclose(masked.ecef_m, alone.ecef_m, atol=1e-6)
     assert masked.dop == pytest.approx(alone.dop)
+
+
+def _bds_icd(
+    alpha: list[float], beta: list[float], lat: float, lon: float, az: float, el: float, t: float
+) -> float:
+    """BDS-SIS-ICD-B1I 3.0, 5.2.4.7, written out step by step with scalar math (the test's own
+    reading of the ICD, independent of the vectorised kernel)."""
+    r, h = 6378.0, 375.0  # km, as the ICD gives them
+    psi = math.pi / 2 - el - math.asin(r / (r + h) * math.cos(el))
+    phi_m = math.asin(math.sin(lat) * math.cos(psi) + math.cos(lat) * math.sin(psi) * math.cos(az))
+    lam_m = lon + math.asin(math.sin(psi) * math.sin(az) / math.cos(phi_m))
+    semi = abs(phi_m / math.pi)
+    a2 = max(0.0, sum(a * semi**n for n, a in enumerate(alpha)))
+    a4 = sum(b * semi**n for n, b in enumerate(beta))
+    a4 = 172800.0 if a4 >= 172800.0 else 72000.0 if a4 < 72000.0 else a4
+    tt = (t + lam_m * 43200.0 / math.pi) % 86400.0
+    iz = 5e-9 + a2 * math.cos(2 * math.pi * (tt - 50400.0) / a4) if abs(tt - 50400.0) < a4 / 4 else 5e-9
+    return C_MPS * iz / math.sqrt(1.0 - (r / (r + h) * math.cos(el)) ** 2)
+
+
+def test_beidou_broadcast_ionosphere_follows_its_icd() -> None:
+    alpha = [1.8626e-08, 2.2352e-08, -1.1921e-07, -5.9605e-08]
+    beta = [1.2902e05, 1.6384e05, -1.9661e05, -2.6214e05]
+    lat, lon = math.radians(31.3), math.radians(121.5)  # Shanghai
+    az = np.radians([0.0, 90.0, 200.0, 315.0])
+    el = np.radians([90.0, 45.0, 15.0, 5.0])
+    for t in (0.0, 21600.0, 50400.0, 64000.0):  # BDT seconds of day: night, morning, peak, evening
+        got = bds_klobuchar_m(alpha, beta, lat, lon, az, el, t)
+        want = [_bds_icd(alpha, beta, lat, lon, float(a), float(e), t) for a, e in zip(az, el, strict=True)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # night (BDT 16:54, local 01:00 at 121.5 E): the 5 ns floor; at the zenith no obliquity
+    night = bds_klobuchar_m(alpha, beta, lat, lon, np.array([0.0]), np.array([np.pi / 2]), 60840.0)
+    assert night[0] == pytest.approx(5e-9 * C_MPS, rel=1e-12)
