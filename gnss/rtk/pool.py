@@ -27,9 +27,11 @@ Failures, and what they cost:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import multiprocessing as mp
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
@@ -144,6 +146,10 @@ class RtkPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: threading.Thread | None = None
         self._closed = False
+        # answer pipes of replaced workers, closed by the reader thread itself: closed from the
+        # loop while the reader still watches them, their fd numbers could be reused by the new
+        # worker's pipes under the reader's eyes
+        self._retired: list[Connection | BaseProcess] = []  # (a process's sentinel is an fd too)
         self.errors = 0
         self.restarts = 0
 
@@ -256,21 +262,31 @@ class RtkPool:
         assert self._loop is not None
         reported: set[int] = set()  # pids whose death was reported (a sentinel's fd number is reused)
         while not self._closed:
-            workers = list(self._workers)
-            conns = {w.answers: w for w in workers}
-            sentinels = {w.process.sentinel: w for w in workers if w.process.pid not in reported}
             try:
-                ready = wait([*conns, *sentinels], _WAIT_S)
-            except OSError:  # a connection closed while we looked at it: look again
-                continue
-            for obj in ready:
-                if obj in conns:
-                    self._receive(obj)
-                elif isinstance(obj, int) and obj in sentinels:
-                    worker = sentinels[obj]
-                    assert worker.process.pid is not None
-                    reported.add(worker.process.pid)
-                    self._call(self._worker_died, worker, worker.process)
+                self._read_once(reported)
+            except Exception:  # the thread must outlive any surprise, or every answer is lost
+                log.exception("rtk_reader_error")
+                time.sleep(_WAIT_S)
+
+    def _read_once(self, reported: set[int]) -> None:
+        while self._retired:
+            with contextlib.suppress(ValueError):  # (a process object still running)
+                self._retired.pop().close()
+        workers = list(self._workers)
+        conns = {w.answers: w for w in workers}
+        sentinels = {w.process.sentinel: w for w in workers if w.process.pid not in reported}
+        try:
+            ready = wait([*conns, *sentinels], _WAIT_S)
+        except (OSError, ValueError):  # something closed while we looked at it: look again
+            return
+        for obj in ready:
+            if obj in conns:
+                self._receive(obj)
+            elif isinstance(obj, int) and obj in sentinels:
+                worker = sentinels[obj]
+                assert worker.process.pid is not None
+                reported.add(worker.process.pid)
+                self._call(self._worker_died, worker, worker.process)
 
     def _receive(self, conn: Connection) -> None:
         try:
@@ -303,9 +319,11 @@ class RtkPool:
         process.join(1.0)
         self.restarts += 1
         log.error("rtk_worker_died", exitcode=worker.process.exitcode, sessions=len(worker.sessions))
-        _discard(worker)
+        _discard(worker, close_answers=False)
+        old_answers = worker.answers
         fresh = self._spawn(worker.sessions)
         worker.process, worker.requests, worker.answers = fresh.process, fresh.requests, fresh.answers
+        self._retired += [old_answers, process]  # the reader closes them once it has moved on
         for session in worker.sessions:
             worker.requests.put(("open", session, 0, self._specs[session]))
         for fut, session in list(self._pending.values()):
@@ -313,12 +331,13 @@ class RtkPool:
                 fut.set_result(Answer([], error="worker died"))
 
 
-def _discard(worker: _Worker) -> None:
+def _discard(worker: _Worker, *, close_answers: bool = True) -> None:
     """Let go of a worker's queue and pipe without waiting on them: a queue whose reader is dead
     must not block the interpreter's exit flushing what it still holds."""
     worker.requests.cancel_join_thread()
     worker.requests.close()
-    worker.answers.close()
+    if close_answers:
+        worker.answers.close()
 
 
 def ecef_tuple(a: NDArray[np.float64] | None) -> tuple[float, float, float] | None:
