@@ -4,20 +4,26 @@ The post-processing path sees a whole file; a live rover is an endless stream, s
 keeps what a file would have given at once, incrementally:
 
 - **Epochs.** An MSM message with the multiple-message bit clear ends its epoch (RTCM 10403
-  DF393, as RTKLIB's ``rtcm3.c`` reads it); a message with another time tag ends it too, for
-  receivers that never clear the bit. Each receiver keeps its last ``window`` epochs, and an
-  epoch's observables are decoded by :func:`gnss.rtk.rtcm_input.observations` over that window,
-  so the loss-of-lock rule (lock time decreased, or a gap longer than the lock) sees the same
-  history it sees in a file.
-- **Navigation.** Ephemerides of both streams accumulate; the navigation data are rebuilt when
-  a new record arrives (every few minutes, not every epoch).
+  DF393, as RTKLIB's ``rtcm3.c`` reads it) - also a message of a system the session does not
+  read (receivers often end an epoch with GLONASS or NavIC); a message with another time tag or
+  another station id ends it too. Each receiver keeps its last epochs, and an epoch's
+  observables are decoded by :func:`gnss.rtk.rtcm_input.observations` over that window, so the
+  loss-of-lock rule (lock time decreased, or a gap longer than the lock) sees the history it
+  sees in a file. Every epoch a chunk of bytes completes is solved once, with the window and the
+  ephemerides as they were when it completed.
+- **Time.** The first ephemerides anchor the week (Galileo's and BeiDou's are absolute); each
+  epoch is then placed within half a week of the one before, so a session may run for weeks.
+- **Navigation.** Ephemerides of both streams accumulate (a day's worth); the navigation data
+  are rebuilt when a new record is used (every few minutes, not every epoch).
 - **Satellites.** The filter's columns grow as satellites rise (:meth:`EpochSolver.add_satellites`),
   so the states of those already tracked are untouched.
 - **The base.** Its position is its own 1005/1006 (or one given). A base stream may change
-  station under the rover (the caster's ``NEAREST`` mount hands the rover to a closer base): an
-  MSM of another station id drops the base epochs and the filter, and RTK resumes once that
-  station's ARP has arrived - single-point fixes meanwhile. The double differences of two
-  stations are never mixed.
+  station under the rover (the caster's ``NEAREST`` mount hands the rover to a closer base):
+  an MSM of another station id, a 1005 of the same id more than 1 cm away, or a reconnection
+  (:meth:`LiveRtk.reset_base`) drops the base epochs and the filter, and RTK resumes once the
+  new station's ARP has arrived - single-point fixes meanwhile. The double differences of two
+  stations are never mixed. The base's history is longer than the rover's window: a base burst
+  may run ahead of the rover, and each rover epoch takes the base epoch at or before it.
 
 Everything here is plain computation with no I/O, so a worker process can own many sessions
 (:mod:`gnss.rtk.pool`) and tests can feed a recorded stream byte by byte.
