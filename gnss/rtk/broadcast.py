@@ -166,6 +166,7 @@ class BroadcastNav:
             return rows, valid
         c = self._cols
         dt = np.abs(c["toe_abs"] - t_gpst_s)
+        dt = np.where(np.isnan(dt), np.inf, dt)  # a record without its toe (a truncated file) is never chosen
         ok = c["healthy"] & (dt <= self._max_dtoe)
         score = (dt + np.where(c["preferred"], 0.0, 1e7) + np.where(ok, 0.0, 1e9))[self._order]
         best = np.minimum.reduceat(score, self._starts)

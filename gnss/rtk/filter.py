@@ -44,7 +44,7 @@ F64 = NDArray[np.float64]
 I8 = NDArray[np.int8]
 VAR_POS_M2: Final = 30.0**2
 VAR_VEL_M2S2: Final = 10.0**2
-MOTION_RESET_M: Final = 30.0  # predicted position this far from the single point: start over
+MOTION_RESET_M: Final = 30.0  # predicted position farther from the single point (and 3 sigma): start over
 MOTION_MAX_GAP_S: Final = 60.0
 VALIDATION_SIGMAS: Final = 4.0
 SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3, "R": 4}
@@ -233,24 +233,27 @@ class RtkFilter:
         """Constant velocity driven by white acceleration noise (horizontal and vertical sigmas
         of the options, rotated from ENU at the rover): position += velocity dt. The motion
         starts over from the single-point position (velocity 0, 10 m/s sigma) at the first
-        epoch, after a gap, or when the prediction strays beyond the single point's reach."""
-        far = not self.pos_ready or np.linalg.norm(self.x[:3] - spp_ecef_m) > MOTION_RESET_M
-        if far or dt <= 0.0 or dt > MOTION_MAX_GAP_S:
-            self._reset(np.arange(3), spp_ecef_m, VAR_POS_M2)
-            self._reset(np.arange(3, 6), np.zeros(3), VAR_VEL_M2S2)
-            self.pos_ready = True
-            return
-        self.x[:3] += dt * self.x[3:6]
-        self.p[:3, :] += dt * self.p[3:6, :]
-        self.p[:, :3] += dt * self.p[:, 3:6]
-        lat, lon, _ = ecef_to_geodetic(self.x[:3])
-        rot = enu_rotation(lat, lon)  # ECEF -> ENU
-        h2, v2 = self.opt.accel_h_mps2**2, self.opt.accel_v_mps2**2
-        q = rot.T @ np.diag([h2, h2, v2]) @ rot
-        self.p[:3, :3] += q * dt**3 / 3.0
-        self.p[:3, 3:6] += q * dt**2 / 2.0
-        self.p[3:6, :3] += q * dt**2 / 2.0
-        self.p[3:6, 3:6] += q * dt
+        epoch, after a gap, or - as RTKLIB's ``udpos`` - when the predicted position has lost
+        the single point: farther from it than 30 m and three of its own sigmas (a fresh start's
+        10 m/s sigma lets a fast vehicle's first second through)."""
+        if self.pos_ready and 0.0 < dt <= MOTION_MAX_GAP_S:
+            self.x[:3] += dt * self.x[3:6]
+            self.p[:3, :] += dt * self.p[3:6, :]
+            self.p[:, :3] += dt * self.p[:, 3:6]
+            lat, lon, _ = ecef_to_geodetic(self.x[:3])
+            rot = enu_rotation(lat, lon)  # ECEF -> ENU
+            h2, v2 = self.opt.accel_h_mps2**2, self.opt.accel_v_mps2**2
+            q = rot.T @ np.diag([h2, h2, v2]) @ rot
+            self.p[:3, :3] += q * dt**3 / 3.0
+            self.p[:3, 3:6] += q * dt**2 / 2.0
+            self.p[3:6, :3] += q * dt**2 / 2.0
+            self.p[3:6, 3:6] += q * dt
+            gate = max(MOTION_RESET_M, 3.0 * float(np.sqrt(np.trace(self.p[:3, :3]))))
+            if np.linalg.norm(self.x[:3] - spp_ecef_m) <= gate:
+                return
+        self._reset(np.arange(3), spp_ecef_m, VAR_POS_M2)
+        self._reset(np.arange(3, 6), np.zeros(3), VAR_VEL_M2S2)
+        self.pos_ready = True
 
     @property
     def velocity_mps(self) -> F64 | None:

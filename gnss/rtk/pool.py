@@ -184,6 +184,10 @@ class RtkPool:
             await asyncio.to_thread(self._reader.join, 5.0)
         for worker in self._workers:
             _discard(worker)
+        for obj in self._retired:
+            with contextlib.suppress(ValueError):
+                obj.close()
+        self._retired.clear()
         for fut, _ in self._pending.values():
             if not fut.done():
                 fut.set_result(Answer([], error="pool closed"))
@@ -260,7 +264,7 @@ class RtkPool:
     def _read_answers(self) -> None:
         """Answers from every worker's pipe, and the deaths of workers, into the event loop."""
         assert self._loop is not None
-        reported: set[int] = set()  # pids whose death was reported (a sentinel's fd number is reused)
+        reported: set[BaseProcess] = set()  # processes whose death was reported
         while not self._closed:
             try:
                 self._read_once(reported)
@@ -268,13 +272,14 @@ class RtkPool:
                 log.exception("rtk_reader_error")
                 time.sleep(_WAIT_S)
 
-    def _read_once(self, reported: set[int]) -> None:
+    def _read_once(self, reported: set[BaseProcess]) -> None:
         while self._retired:
             with contextlib.suppress(ValueError):  # (a process object still running)
                 self._retired.pop().close()
         workers = list(self._workers)
+        reported &= {w.process for w in workers}  # (objects, not pids: pids are reused)
         conns = {w.answers: w for w in workers}
-        sentinels = {w.process.sentinel: w for w in workers if w.process.pid not in reported}
+        sentinels = {w.process.sentinel: w for w in workers if w.process not in reported}
         try:
             ready = wait([*conns, *sentinels], _WAIT_S)
         except (OSError, ValueError):  # something closed while we looked at it: look again
@@ -284,8 +289,7 @@ class RtkPool:
                 self._receive(obj)
             elif isinstance(obj, int) and obj in sentinels:
                 worker = sentinels[obj]
-                assert worker.process.pid is not None
-                reported.add(worker.process.pid)
+                reported.add(worker.process)
                 self._call(self._worker_died, worker, worker.process)
 
     def _receive(self, conn: Connection) -> None:
@@ -305,6 +309,10 @@ class RtkPool:
         except RuntimeError:  # the loop has closed
             self._closed = True
 
+    def _loop_call_later(self, delay_s: float, fn: Any, *args: Any) -> None:
+        assert self._loop is not None
+        self._loop.call_later(delay_s, fn, *args)
+
     def _resolve(self, seq: int, answer: Answer) -> None:
         entry = self._pending.get(seq)
         if entry is not None and not entry[0].done():
@@ -319,9 +327,14 @@ class RtkPool:
         process.join(1.0)
         self.restarts += 1
         log.error("rtk_worker_died", exitcode=worker.process.exitcode, sessions=len(worker.sessions))
+        try:
+            fresh = self._spawn(worker.sessions)
+        except OSError:  # no process today (descriptors, memory): requests fail until one can start
+            log.exception("rtk_worker_restart_failed")
+            self._loop_call_later(1.0, self._worker_died, worker, process)
+            return
         _discard(worker, close_answers=False)
         old_answers = worker.answers
-        fresh = self._spawn(worker.sessions)
         worker.process, worker.requests, worker.answers = fresh.process, fresh.requests, fresh.answers
         self._retired += [old_answers, process]  # the reader closes them once it has moved on
         for session in worker.sessions:

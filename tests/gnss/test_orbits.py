@@ -126,3 +126,26 @@ def test_kepler_equation_and_week_wrap() -> None:
         assert np.allclose(big_e - e * np.sin(big_e), m, atol=1e-12)
     assert wrap_week(np.array([604_800.0 - 1_800.0]))[0] == pytest.approx(-1_800.0)
     assert wrap_week(np.array([-400_000.0]))[0] == pytest.approx(204_800.0)
+
+
+def test_a_truncated_navigation_file_spoils_only_its_cut_record(tmp_path: Path) -> None:
+    """The MatRTKLIB navigation file cut in the middle of its last record (its toe missing, as a
+    transfer cut short leaves it): every other satellite gets the record it gets from the whole
+    file; the cut one is never chosen."""
+    from gnss.rinex import read_nav
+    from gnss.rtk.broadcast import BroadcastNav
+
+    whole_path = Path(__file__).parents[1] / "data" / "gnss" / "rinex" / "matstatic_base.nav"
+    lines = whole_path.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.nav"
+    cut.write_text("".join(lines[:-6]))
+    whole, short = BroadcastNav(read_nav(whole_path), "GECJ"), BroadcastNav(read_nav(cut), "GECJ")
+    sats = np.unique(whole._cols["sat"])
+    t = float(np.nanmedian(whole._cols["toe_abs"]))
+    rows_w, valid_w = whole._kepler_rows(sats, t)
+    rows_s, valid_s = short._kepler_rows(sats, t)
+    toe_w, toe_s = whole._cols["toe_abs"][rows_w], short._cols["toe_abs"][rows_s]
+    same = valid_w & valid_s
+    assert (valid_w != valid_s).sum() <= 1 and same.sum() >= 40
+    np.testing.assert_array_equal(toe_w[same], toe_s[same])
+    assert np.all(np.isfinite(toe_s[valid_s]))

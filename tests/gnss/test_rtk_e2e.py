@@ -37,6 +37,7 @@ from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
 from gnss.rinex import read_nav, read_obs
 from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.compare import agreement, compare, match_epochs
+from gnss.rtk.filter import RtkFilter
 from gnss.rtk.obsdata import build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import Q_DGPS, Q_FIX, Q_FLOAT, Q_SINGLE, PosSolutions, nmea_gga_lines, read_pos
@@ -416,3 +417,26 @@ def test_beidou_satellites_take_beidous_ionosphere_when_the_nav_file_has_it(tmp_
     assert np.array_equal(gps_model.llh, plain.llh)
     moved = np.abs(bds.llh - plain.llh)
     assert 0.02 < np.max(moved[:, 2]) < 5.0  # metres of height
+
+
+def test_motion_model_follows_a_fast_vehicle_and_restarts_only_when_lost() -> None:
+    """The constant-velocity prediction at 1 Hz: a vehicle at 32 m/s is followed (no restart)
+    both while its velocity is known and on the first second after a start (velocity 0 with a
+    10 m/s sigma: the 32 m miss is inside three predicted sigmas); a single point 500 m off the
+    prediction restarts the motion there. No measurement is involved: the rule alone."""
+    options = RtkOptions(mode="kinematic", dynamics=True)
+    f = RtkFilter(np.zeros(0, "<U3"), np.zeros((0, 2)), np.array(SETS["matstatic"].base_ecef_m), options)
+    start = np.array(SETS["matstatic"].base_ecef_m) + np.array([100.0, 0.0, 0.0])
+    east = np.array([-np.sin(np.radians(137.0)), np.cos(np.radians(137.0)), 0.0])  # roughly east there
+    f._predict_motion(start, 0.0)  # first epoch: start at the single point
+    assert np.array_equal(f.x[:3], start) and np.array_equal(f.x[3:6], np.zeros(3))
+    f._predict_motion(start + 32.0 * east, 1.0)  # one second later, 32 m on: followed
+    assert np.array_equal(f.x[:3], start)  # predicted with velocity 0, not restarted
+    f.x[:3], f.x[3:6] = start + 32.0 * east, 32.0 * east  # as the measurements would have told it
+    f.p[:6, :6] = np.eye(6) * 0.01
+    f._predict_motion(start + 64.0 * east, 1.0)
+    np.testing.assert_allclose(f.x[:3], start + 64.0 * east)
+    np.testing.assert_allclose(f.x[3:6], 32.0 * east)  # kept
+    f._predict_motion(start + 64.0 * east + 500.0 * east, 1.0)  # lost: restart on the single point
+    np.testing.assert_allclose(f.x[:3], start + 564.0 * east)
+    assert np.array_equal(f.x[3:6], np.zeros(3))
