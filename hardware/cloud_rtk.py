@@ -15,7 +15,7 @@ the pool's processes.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -56,12 +56,10 @@ class BasePull(NtripPull):
 class CloudRtkStats:
     sessions: int = 0
     epochs_solved: int = 0
-    fixes: dict[int, int] | None = None  # GGA quality -> count
+    fixes: dict[int, int] = field(default_factory=dict)  # GGA quality -> count
     not_after_previous: int = 0  # fixes not later than their session's previous one (must stay 0)
 
     def count(self, fixes: list[PositionFix]) -> None:
-        if self.fixes is None:
-            self.fixes = {}
         for fix in fixes:
             self.fixes[fix.quality] = self.fixes.get(fix.quality, 0) + 1
         self.epochs_solved += len(fixes)

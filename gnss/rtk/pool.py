@@ -40,12 +40,11 @@ from typing import Any, Final
 
 import numpy as np
 import structlog
-from numpy.typing import NDArray
 
 from gnss.fixes import PositionFix
 from gnss.rtk.options import RtkOptions
 
-__all__ = ["Answer", "RtkPool", "SessionSpec", "ecef_tuple"]
+__all__ = ["Answer", "RtkPool", "SessionSpec"]
 
 log = structlog.get_logger(__name__)
 
@@ -309,10 +308,6 @@ class RtkPool:
         except RuntimeError:  # the loop has closed
             self._closed = True
 
-    def _loop_call_later(self, delay_s: float, fn: Any, *args: Any) -> None:
-        assert self._loop is not None
-        self._loop.call_later(delay_s, fn, *args)
-
     def _resolve(self, seq: int, answer: Answer) -> None:
         entry = self._pending.get(seq)
         if entry is not None and not entry[0].done():
@@ -331,7 +326,8 @@ class RtkPool:
             fresh = self._spawn(worker.sessions)
         except OSError:  # no process today (descriptors, memory): requests fail until one can start
             log.exception("rtk_worker_restart_failed")
-            self._loop_call_later(1.0, self._worker_died, worker, process)
+            assert self._loop is not None
+            self._loop.call_later(1.0, self._worker_died, worker, process)
             return
         _discard(worker, close_answers=False)
         old_answers = worker.answers
@@ -351,7 +347,3 @@ def _discard(worker: _Worker, *, close_answers: bool = True) -> None:
     worker.requests.close()
     if close_answers:
         worker.answers.close()
-
-
-def ecef_tuple(a: NDArray[np.float64] | None) -> tuple[float, float, float] | None:
-    return None if a is None else (float(a[0]), float(a[1]), float(a[2]))
