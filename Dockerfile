@@ -1,7 +1,10 @@
 # The API image: one process per container (scale with replicas or --workers).
-FROM python:3.11-slim AS base
+FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /app
+COPY requirements.lock ./
+# exactly the packages CI tested: every one pinned and hash-checked, nothing resolved here
+RUN pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock
 COPY pyproject.toml README.md alembic.ini ./
 COPY core core
 COPY gnss gnss
@@ -12,7 +15,7 @@ COPY api api
 COPY migrations migrations
 # the demo transport network (served until a district imports its own)
 COPY tests/data/mobility share/mobility
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 beidou \
+RUN pip install --no-cache-dir --no-deps --no-build-isolation . && useradd --system --uid 10001 beidou \
   && mkdir -p /data/maas && chown beidou /data/maas
 USER beidou
 EXPOSE 8000

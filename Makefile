@@ -1,20 +1,26 @@
 # The two commands of the README: `make run` and `make test`. Both work on a fresh clone.
 SHELL := /bin/bash
-PY ?= python3
+PY ?= python3.11
 VENV := .venv
+LOCK := requirements.lock
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test test-pg test-embedded lint bench clean install
+.PHONY: run test lint bench clean install lock
 
+# The project is tested on CPython 3.11 (pyproject's requires-python, .python-version).
 $(BIN)/python:
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
+	  || { echo "beidou-mobility needs CPython 3.11 (set PY=/path/to/python3.11)"; exit 1; }
 	$(PY) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python -q -e '.[dev]'
+# Everything (runtime, dev, the build backend) comes from the hashed lock, nothing else:
+# --require-hashes refuses any package or version the lock does not name.
+$(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes --no-deps -r $(LOCK)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -49,6 +55,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rtk.py
 	$(BIN)/python benchmarks/cloud_rtk.py
 	$(BIN)/python benchmarks/rinex_read.py
+
+## Upgrade the lock deliberately (then `make test`, and commit requirements.lock).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --upgrade --generate-hashes --python-version 3.11 \
+	  --no-emit-index-url --no-emit-find-links --custom-compile-command 'make lock' -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache

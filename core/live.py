@@ -135,7 +135,7 @@ class RedisLiveStore:
             raise LiveStoreUnavailable(str(exc)) from exc
         finally:
             with contextlib.suppress(RedisError, OSError):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+                await pubsub.aclose()
 
     async def ping(self) -> bool:
         try:
