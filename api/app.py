@@ -35,7 +35,7 @@ from hardware.occupancy_mqtt import MqttOccupancyListener
 from maas.network import load_imported
 from maas.service import ItinerarySigner
 from parking.availability import LiveAvailability
-from parking.payments import SandboxProvider
+from parking.payments import PaymentProvider, SandboxProvider
 from parking.search import LotDirectory
 
 log = structlog.get_logger(__name__)
@@ -47,6 +47,13 @@ Authenticate with `Authorization: Bearer <token>`: the admin token (`BEIDOU_ADMI
 token returned when an operator, driver or device was created. Errors are RFC 9457
 `application/problem+json`. Money is integer fen; timestamps carry a UTC offset.
 """
+
+
+def _payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
+    """Only what the deployment configured: the sandbox signs anything, so it is opt-in."""
+    if settings.payment_sandbox:
+        return {"sandbox": SandboxProvider(settings.payment_sandbox_secret)}
+    return {}
 
 
 def create_app(
@@ -67,7 +74,11 @@ def create_app(
             live_store=store,
             live=LiveAvailability(store, listener=directory),
             directory=directory,
-            providers={"sandbox": SandboxProvider(settings.payment_sandbox_secret)},
+            providers=(
+                {"sandbox": SandboxProvider(settings.payment_sandbox_secret)}
+                if settings.payment_sandbox
+                else {}
+            ),
             signer=ItinerarySigner(settings.itinerary_key),
         )
         app.state.beidou = state

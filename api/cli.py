@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 import uvicorn
+from pydantic import ValidationError
 from rich.console import Console
 
 from api.cli_gnss import gnss_app
@@ -42,6 +43,20 @@ app.add_typer(ntrip_app, name="ntrip")
 app.add_typer(maas_app, name="maas")
 app.add_typer(rtk_app, name="rtk")  # compare, plot; the engine's solve is added in api/cli_rtk.py
 console = Console(stderr=True)
+
+
+@app.callback()
+def _configuration() -> None:
+    """Refuse to run on a configuration that cannot be right (a production start with a default
+    secret, a malformed variable) with one clear line instead of a traceback."""
+    try:
+        Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ())) or "configuration"
+            console.print(f"[red]configuration error[/red] ({where}): {error.get('msg')}")
+        raise typer.Exit(2) from None
+
 
 DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
 ADMIN_TOKEN_FILE = Path("var") / "admin-token"

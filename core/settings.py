@@ -7,15 +7,29 @@ different settings in one interpreter.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("var") / "beidou.sqlite3"
+DEV_PLATE_HASH_KEY = "dev-only-plate-key-change-me"
+DEV_ITINERARY_KEY = "dev-only-itinerary-key-change-me"
+DEV_SANDBOX_SECRET = "dev-only-sandbox-secret-change-me"
+MIN_SECRET_CHARS = 16
+
+
+class ProductionConfigError(ValueError):
+    """A production start with a secret left at its public default, missing or too short."""
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BEIDOU_", extra="ignore")
+
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production refuses to start with a default, missing or short secret",
+    )
 
     database_url: str = Field(
         default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
@@ -27,7 +41,7 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = "beidou/occupancy"
 
     plate_hash_key: str = Field(
-        default="dev-only-plate-key-change-me",
+        default=DEV_PLATE_HASH_KEY,
         description="key of the HMAC that replaces plates in aggregates and retained records",
     )
     retention_days: int = Field(default=180, ge=1)
@@ -42,11 +56,15 @@ class Settings(BaseSettings):
     search_cache_ttl_s: float = Field(default=1.0, ge=0, description="staleness allowed in lot search")
     live_probe_interval_s: float = Field(default=1.0, gt=0)
 
-    payment_sandbox_secret: str = "sandbox-secret-change-me"
-
-    itinerary_key: str = Field(
-        default="dev-only-itinerary-key-change-me", description="HMAC key of bookable itinerary ids"
+    payment_sandbox: bool = Field(
+        default=False,
+        description="offer the sandbox payment provider (demo checkout, signed callbacks); off unless asked",
     )
+    payment_sandbox_secret: str = Field(
+        default=DEV_SANDBOX_SECRET, description="HMAC key of the sandbox provider's callbacks"
+    )
+
+    itinerary_key: str = Field(default=DEV_ITINERARY_KEY, description="HMAC key of bookable itinerary ids")
     maas_dir: Path = Field(
         default=Path("var") / "maas", description="imported GTFS/OSM networks (NumPy caches)"
     )
@@ -59,10 +77,36 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("redis_url", "mqtt_url", "admin_token", mode="before")
+    @field_validator("redis_url", "mqtt_url", "admin_token", "rtk_caster_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _production_secrets(self) -> Self:
+        """The development defaults are public (they are in this file): a production process
+        that would sign plates, itineraries or payment callbacks with one must not start."""
+        if self.env != "production":
+            return self
+        secrets = {
+            "BEIDOU_ADMIN_TOKEN": (self.admin_token or "", None),
+            "BEIDOU_PLATE_HASH_KEY": (self.plate_hash_key, DEV_PLATE_HASH_KEY),
+            "BEIDOU_ITINERARY_KEY": (self.itinerary_key, DEV_ITINERARY_KEY),
+        }
+        if self.payment_sandbox:
+            secrets["BEIDOU_PAYMENT_SANDBOX_SECRET"] = (self.payment_sandbox_secret, DEV_SANDBOX_SECRET)
+        bad = [
+            name
+            for name, (value, default) in secrets.items()
+            if value == default or len(value.strip()) < MIN_SECRET_CHARS or "change-me" in value
+        ]
+        if bad:
+            raise ProductionConfigError(
+                "refusing a production start (BEIDOU_ENV=production): "
+                + ", ".join(bad)
+                + f" must be set to a secret of at least {MIN_SECRET_CHARS} characters, not a default"
+            )
+        return self
 
 
 def async_database_url(url: str) -> str:

@@ -1,9 +1,13 @@
 """Paying for a stay: providers behind a Protocol, idempotent requests, signed callbacks.
 
 The driver asks to pay (with an ``Idempotency-Key``); we price the stay as of now, record a
-pending payment and hand it to the provider. The provider confirms later through a callback that
-must carry a valid HMAC signature; only then does the session count as paid. Retries of either
-step have one effect.
+pending payment and hand it to the provider, whose checkout the app opens. The provider confirms
+later through a callback that must carry a valid HMAC signature; only then does the session count
+as paid. Retries of either step have one effect.
+
+The sandbox provider (on only where ``BEIDOU_PAYMENT_SANDBOX`` says so) has a checkout of its own:
+completing it makes the provider send the signed callback itself, through the same verification
+as a callback from outside, so the demo's pay -> gate-open flow needs nobody to sign by hand.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Protocol
+from typing import Literal, Protocol
 
 import structlog
 from pydantic import ValidationError
@@ -45,13 +49,18 @@ class PaymentProvider(Protocol):
         """True when a callback body was really sent by the provider."""
         ...
 
+    def checkout_path(self, provider_ref: str) -> str | None:
+        """Where the payer completes the payment (the app opens it), if the provider has one."""
+        ...
+
 
 @dataclass
 class SandboxProvider:
     """A provider for development and tests that signs callbacks like real ones (HMAC-SHA256).
 
-    Its secret is shared with whoever plays the provider (tests, the demo simulator), which then
-    posts ``{"provider_ref","status","amount_fen"}`` signed as ``sha256=<hex>``.
+    Callbacks are ``{"provider_ref","status","amount_fen"}`` signed as ``sha256=<hex>``. Its
+    checkout is a capability URL: the reference plus a MAC of it, so knowing a payment's
+    reference (operators see it) is not enough to complete someone else's checkout.
     """
 
     secret: str
@@ -66,8 +75,25 @@ class SandboxProvider:
     def verify(self, body: bytes, signature: str | None) -> bool:
         return signature is not None and hmac.compare_digest(self.sign(body), signature)
 
+    def checkout_token(self, provider_ref: str) -> str:
+        return f"{provider_ref}.{hmac_sha256_hex(self.secret, b'checkout:' + provider_ref.encode())[:32]}"
 
-def payment_out(payment: Payment) -> PaymentOut:
+    def checkout_path(self, provider_ref: str) -> str:
+        return f"{SANDBOX_CHECKOUT_PATH}/{self.checkout_token(provider_ref)}"
+
+    def ref_of_token(self, token: str) -> str | None:
+        """The payment reference a checkout token stands for, if the token is genuine."""
+        ref, _, _ = token.partition(".")
+        return ref if ref and hmac.compare_digest(self.checkout_token(ref), token) else None
+
+
+SANDBOX_CHECKOUT_PATH = "/v1/payments/sandbox/checkout"
+
+
+def payment_out(payment: Payment, provider: PaymentProvider | None = None) -> PaymentOut:
+    checkout = None
+    if provider is not None and payment.status == "pending" and payment.provider_ref:
+        checkout = provider.checkout_path(payment.provider_ref)
     return PaymentOut(
         id=payment.id,
         session_id=payment.session_id,
@@ -77,6 +103,7 @@ def payment_out(payment: Payment) -> PaymentOut:
         status=payment.status,
         created_at=payment.created_at,
         settled_at=payment.settled_at,
+        checkout_url=checkout,
     )
 
 
@@ -144,3 +171,24 @@ async def settle(ctx: Ctx, provider: PaymentProvider, body: bytes, signature: st
     await ctx.db.flush()
     log.info("payment_settled", payment_id=str(payment.id), status=payment.status)
     return payment
+
+
+async def sandbox_checkout_payment(ctx: Ctx, provider: SandboxProvider, token: str) -> Payment:
+    """The payment behind a sandbox checkout link; an altered or unknown link is not found."""
+    ref = provider.ref_of_token(token)
+    payment = None if ref is None else await repo.payment_by_ref(ctx.db, provider.name, ref)
+    if payment is None:
+        raise NotFound("checkout not found", code="checkout_not_found")
+    return payment
+
+
+async def complete_sandbox_checkout(
+    ctx: Ctx, provider: SandboxProvider, token: str, outcome: Literal["succeeded", "failed"]
+) -> Payment:
+    """The payer approved (or declined) at the sandbox: the provider sends its signed callback,
+    which goes through :func:`settle` exactly as one from outside would."""
+    payment = await sandbox_checkout_payment(ctx, provider, token)
+    body = json.dumps(
+        {"provider_ref": payment.provider_ref, "status": outcome, "amount_fen": payment.amount_fen}
+    ).encode()
+    return await settle(ctx, provider, body, provider.sign(body))

@@ -369,6 +369,9 @@ class PaymentOut(BaseModel):
     status: str
     created_at: datetime
     settled_at: datetime | None
+    checkout_url: str | None = Field(
+        default=None, description="while pending: the provider's checkout page, which the app opens"
+    )
 
 
 class PaymentCallbackIn(Strict):

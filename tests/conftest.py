@@ -96,6 +96,7 @@ def settings_for(backend: Backend, **overrides: Any) -> Settings:
         "admin_token": ADMIN_TOKEN,
         "log_level": "WARNING",
         "plate_hash_key": "test-plate-key",
+        "payment_sandbox": True,
         "payment_sandbox_secret": "test-sandbox-secret",
     }
     values.update(overrides)

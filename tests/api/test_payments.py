@@ -114,3 +114,63 @@ async def test_failed_payment_leaves_session_unpaid(client: Client) -> None:
     assert r.status_code == 200 and r.json()["status"] == "failed"
     s = (await client.http.get(f"/v1/sessions/{sid}", headers=drv.h)).json()
     assert s["paid_fen"] == 0 and s["exit_allowed"] is False
+
+
+async def test_sandbox_checkout_settles_through_the_signed_callback(client: Client) -> None:
+    """The demo's pay -> gate-open flow: the app opens the checkout, the payer approves, the
+    sandbox signs its own callback; nobody signs by hand."""
+    op, cam, drv, sid = await _parked(client, minutes_ago=95)
+    r = await client.http.post(f"/v1/sessions/{sid}/pay", headers={**drv.h, "Idempotency-Key": "c1"})
+    payment = r.json()
+    url = payment["checkout_url"]
+    assert url.startswith("/v1/payments/sandbox/checkout/sbx_")
+
+    page = await client.http.get(url, headers={"Accept-Language": "en"})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert 'data-status="pending"' in page.text
+    assert f'data-amount-fen="{payment["amount_fen"]}"' in page.text
+    assert page.headers["cache-control"] == "no-store"
+
+    # a link whose MAC was altered, or another payment's reference with this MAC, is not found
+    ref, _, mac = url.rsplit("/", 1)[1].partition(".")
+    for bad in (f"{ref}.{'0' * 32}", f"sbx_000000000000_000000000000.{mac}", ref):
+        assert (await client.http.post(f"/v1/payments/sandbox/checkout/{bad}")).status_code == 404
+    # a form posted from another site is refused
+    cross = await client.http.post(
+        url, data={"outcome": "succeeded"}, headers={"Origin": "https://evil.example"}
+    )
+    assert cross.status_code == 403
+    assert (await client.http.get(f"/v1/sessions/{sid}", headers=drv.h)).json()["paid_fen"] == 0
+
+    form = await client.http.post(url, data={"outcome": "succeeded"}, headers={"Accept": "text/html"})
+    assert form.status_code == 303 and form.headers["location"] == url
+    again = await client.http.post(url, data={"outcome": "succeeded"})
+    assert again.status_code == 200 and again.json()["status"] == "succeeded"
+    s = (await client.http.get(f"/v1/sessions/{sid}", headers=drv.h)).json()
+    assert s["paid_fen"] == payment["amount_fen"] and s["exit_allowed"] is True  # once, not twice
+    done = await client.http.get(url)
+    assert 'data-status="succeeded"' in done.text
+    # the settled payment offers no checkout any more
+    replay = await client.http.post(f"/v1/sessions/{sid}/pay", headers={**drv.h, "Idempotency-Key": "c1"})
+    assert replay.json()["status"] == "succeeded" and replay.json()["checkout_url"] is None
+
+
+async def test_declined_checkout_leaves_the_stay_unpaid(client: Client) -> None:
+    op, cam, drv, sid = await _parked(client, minutes_ago=95)
+    r = await client.http.post(f"/v1/sessions/{sid}/pay", headers={**drv.h, "Idempotency-Key": "d1"})
+    done = await client.http.post(r.json()["checkout_url"], data={"outcome": "failed"})
+    assert done.json()["status"] == "failed"
+    s = (await client.http.get(f"/v1/sessions/{sid}", headers=drv.h)).json()
+    assert s["paid_fen"] == 0 and s["exit_allowed"] is False
+
+
+async def test_sandbox_is_off_unless_configured(make_client: Any) -> None:
+    c: Client = await make_client(payment_sandbox=False)
+    op, cam, drv, sid = await _parked(c, minutes_ago=95)
+    r = await c.http.post(f"/v1/sessions/{sid}/pay", headers={**drv.h, "Idempotency-Key": "k"})
+    assert r.status_code == 503 and r.json()["code"] == "no_payment_provider"
+    # a callback signed with the public development secret opens nothing: there is no sandbox
+    forged = await _callback(c, {"provider_ref": "sbx_x", "amount_fen": 100})
+    assert forged.status_code == 404
+    assert (await c.http.get("/v1/payments/sandbox/checkout/sbx_x.00")).status_code == 404
+    assert (await c.http.get(f"/v1/sessions/{sid}", headers=drv.h)).json()["exit_allowed"] is False

@@ -60,3 +60,54 @@ def test_compose_file_is_the_production_shape() -> None:
     known = {f"BEIDOU_{name.upper()}" for name in Settings.model_fields} | {"BEIDOU_WORKERS"}
     assert set(env) <= known, set(env) - known
     assert env["BEIDOU_DATABASE_URL"].startswith("postgresql://")
+
+
+def test_production_refuses_default_or_missing_secrets() -> None:
+    from pydantic import ValidationError
+
+    strong = {
+        "admin_token": "a" * 32,
+        "plate_hash_key": "p" * 32,
+        "itinerary_key": "i" * 32,
+    }
+    assert Settings(env="production", **strong).env == "production"
+    with pytest.raises(ValidationError, match="BEIDOU_PLATE_HASH_KEY"):
+        Settings(env="production", **{**strong, "plate_hash_key": "dev-only-plate-key-change-me"})
+    with pytest.raises(ValidationError, match="BEIDOU_ADMIN_TOKEN"):
+        Settings(env="production", **{**strong, "admin_token": None})
+    with pytest.raises(ValidationError, match="BEIDOU_ITINERARY_KEY"):
+        Settings(env="production", **{**strong, "itinerary_key": "short"})
+    # the sandbox provider in production only with a real secret of its own
+    with pytest.raises(ValidationError, match="BEIDOU_PAYMENT_SANDBOX_SECRET"):
+        Settings(env="production", payment_sandbox=True, **strong)
+    with pytest.raises(ValidationError, match="BEIDOU_PAYMENT_SANDBOX_SECRET"):
+        Settings(env="production", payment_sandbox=True, payment_sandbox_secret="change-me", **strong)
+    ok = Settings(env="production", payment_sandbox=True, payment_sandbox_secret="s" * 32, **strong)
+    assert ok.payment_sandbox
+    # development keeps working with the defaults, and the sandbox stays off unless asked for
+    assert Settings().payment_sandbox is False
+
+
+def test_compose_production_services_have_no_sandbox_unless_asked() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    for name in ("api", "gnss-listener", "ntrip-caster"):
+        env = compose["services"][name]["environment"]
+        assert env["BEIDOU_ENV"] == "production", name
+        assert "change-me" not in str(env), name
+    api = compose["services"]["api"]["environment"]
+    assert api["BEIDOU_PAYMENT_SANDBOX"] == "${BEIDOU_PAYMENT_SANDBOX:-false}"
+    assert api["BEIDOU_PAYMENT_SANDBOX_SECRET"] == "${BEIDOU_PAYMENT_SANDBOX_SECRET:-}"
+
+
+def test_a_production_start_with_default_secrets_exits_with_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    monkeypatch.setenv("BEIDOU_ENV", "production")
+    monkeypatch.delenv("BEIDOU_ADMIN_TOKEN", raising=False)
+    result = CliRunner().invoke(app, ["admin-token"])
+    assert result.exit_code == 2
+    assert "refusing a production start" in result.output and "Traceback" not in result.output
