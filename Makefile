@@ -36,8 +36,16 @@ run: $(STAMP)
 	  echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"; \
 	  $(BIN)/beidou serve --host $(HOST) --port $(PORT) --simulate
 
+# The pages are tested in a real browser: Debian's Chromium (Playwright's own download cannot
+# reach its host here), installed once if missing.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
+
 ## Set up and run the whole suite: static checks, then tests on PostgreSQL+Redis and on SQLite+in-process.
-test: $(STAMP) lint
+test: $(STAMP) $(CHROMIUM) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

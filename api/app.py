@@ -27,6 +27,7 @@ from api.routers import (
     trips,
 )
 from api.state import AppState
+from api.web import docs
 from core.db import make_engine, make_sessionmaker, utcnow
 from core.live import make_live_store
 from core.logging import configure_logging
@@ -120,8 +121,11 @@ def create_app(
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by api.web.docs from vendored assets (offline)
+        redoc_url=None,
     )
     errors.install(app)
+    docs.install(app)
     if fast_paths:  # inside the request context: ids, metrics and access logs still apply
         app.add_middleware(SearchFastPath)
     app.add_middleware(RequestContextMiddleware)
