@@ -30,7 +30,7 @@ class LiveStore(Protocol):
 
     async def set_json(self, key: str, value: Any) -> None: ...
     async def get_json_many(self, keys: Sequence[str]) -> list[Any | None]: ...
-    async def incr(self, key: str) -> int: ...
+    async def incr(self, key: str, amount: int = 1) -> int: ...
     async def publish(self, channel: str, value: Any) -> None: ...
     def subscribe(self, channel: str) -> AsyncIterator[Any]: ...
     async def ping(self) -> bool: ...
@@ -52,8 +52,8 @@ class InProcessLiveStore:
     async def get_json_many(self, keys: Sequence[str]) -> list[Any | None]:
         return [orjson.loads(raw) if (raw := self._data.get(k)) is not None else None for k in keys]
 
-    async def incr(self, key: str) -> int:
-        value = int(self._data.get(key, "0")) + 1
+    async def incr(self, key: str, amount: int = 1) -> int:
+        value = int(self._data.get(key, "0")) + amount
         self._data[key] = str(value)
         return value
 
@@ -111,9 +111,9 @@ class RedisLiveStore:
             raise LiveStoreUnavailable(str(exc)) from exc
         return [orjson.loads(r) if r is not None else None for r in raw]
 
-    async def incr(self, key: str) -> int:
+    async def incr(self, key: str, amount: int = 1) -> int:
         try:
-            return int(await self._redis.incr(self._prefix + key))
+            return int(await self._redis.incrby(self._prefix + key, amount))
         except (RedisError, OSError) as exc:
             raise LiveStoreUnavailable(str(exc)) from exc
 

@@ -2,12 +2,13 @@
 
 One clock reading per request keeps a request's decisions consistent (a booking checked and priced
 at the same instant). ``changed_lots`` collects lots whose live availability must be refreshed
-once the transaction has committed.
+once the transaction has committed; ``after_commit`` holds other such follow-ups.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +25,8 @@ class Ctx:
     now: datetime = field(default_factory=utcnow)
     changed_lots: set[uuid.UUID] = field(default_factory=set)
     lots_changed: bool = False  # lot metadata (name, place, tariff...) changed: search caches reload
+    # work that must only follow a successful commit (counters of what was stored)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
 
     @property
     def plate_key(self) -> bytes:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,6 +28,7 @@ from core.live import LiveStore, LiveStoreUnavailable
 from gnss.fixes import FixAssembler, PositionFix
 from gnss.framer import FramerStats, StreamFramer
 from gnss.placement import DwellTracker, place_fix
+from gnss.quality import METRIC_LABELS, OTHER_LABEL, FixQuality, metric_label
 from gnss.smoother import TrackSmoother, measurement_sigma
 from parking import repository as repo
 from parking.access import Principal, require
@@ -39,13 +40,39 @@ from parking.schemas import OccupancyEventIn
 
 log = structlog.get_logger(__name__)
 
-RTK_FIXED = 4
 SPACE_SEARCH_M = 25.0
 FUTURE_TOLERANCE = timedelta(minutes=2)
 
 
 def latest_key(receiver_id: uuid.UUID) -> str:
     return f"gnss:latest:{receiver_id}"
+
+
+def fixes_counter_key(label: str) -> str:
+    return f"gnss:fixes_total:{label}"
+
+
+FIX_COUNTER_LABELS = (*METRIC_LABELS.values(), OTHER_LABEL)
+
+
+async def count_stored_fixes(live: LiveStore, counts: Counter[str]) -> None:
+    """District-wide counters of stored fixes by quality, in the live store so that every process
+    that stores fixes (API, receiver listener) adds to the figures ``/metrics`` shows. Counters,
+    not truths: they restart from zero with a new live store, as Prometheus counters may."""
+    try:
+        for label, n in counts.items():
+            await live.incr(fixes_counter_key(label), n)
+    except LiveStoreUnavailable:
+        log.warning("gnss_fix_counters_not_updated", counts=dict(counts))
+
+
+async def stored_fix_counts(live: LiveStore) -> dict[str, int] | None:
+    """The counters by quality label (None when the live store is away)."""
+    try:
+        values = await live.get_json_many([fixes_counter_key(label) for label in FIX_COUNTER_LABELS])
+    except LiveStoreUnavailable:
+        return None
+    return {label: int(v or 0) for label, v in zip(FIX_COUNTER_LABELS, values, strict=True)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +208,12 @@ async def ingest_fixes(
             "speed_m_s": speed,
             "sigma_h_m": rows[-1]["sigma_h"] if rows else None,
         }
-        placements.append((t, lat, lon, cov_en, fix.quality == RTK_FIXED))
-    result.stored += await repo.add_track_points(ctx.db, rows)
+        placements.append((t, lat, lon, cov_en, fix.quality == FixQuality.RTK_FIXED))
+    stored = await repo.add_track_points(ctx.db, rows)
+    result.stored += len(stored)
+    if stored:
+        counts = Counter(metric_label(q) for q in stored)
+        ctx.after_commit.append(lambda: count_stored_fixes(live, counts))
     await _place(ctx, receiver, placements, tracker, result)
     if latest is not None:
         try:

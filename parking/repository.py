@@ -441,14 +441,15 @@ async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device | No
     return await session.get(Device, device_id)
 
 
-async def add_track_points(session: AsyncSession, rows: list[dict[str, object]]) -> int:
+async def add_track_points(session: AsyncSession, rows: list[dict[str, object]]) -> list[int]:
     """Insert thinned points; a second already stored for the receiver is kept as it was (one
-    point per receiver and second, whoever sends it twice)."""
+    point per receiver and second, whoever sends it twice). Returns the qualities of the points
+    actually stored."""
     if not rows:
-        return 0
+        return []
     insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert_(TrackPoint).values(rows).on_conflict_do_nothing().returning(TrackPoint.ts)
-    return len((await session.execute(stmt)).all())
+    stmt = insert_(TrackPoint).values(rows).on_conflict_do_nothing().returning(TrackPoint.quality)
+    return [int(q) for q in (await session.scalars(stmt)).all()]
 
 
 async def track_between(

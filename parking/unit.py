@@ -39,6 +39,8 @@ async def unit_of_work(
             await db.commit()
         if ctx.lots_changed:
             await live.bump_directory()
+        for follow_up in ctx.after_commit:
+            await follow_up()
     except Exception as exc:
         if is_connection_error(exc):
             raise Unavailable("the database is unavailable; retry shortly") from exc

@@ -9,7 +9,7 @@ from sqlalchemy import text
 from api.deps import StateDep
 from api.state import app_state
 from core.db import is_connection_error
-from parking import ntrip_operator
+from parking import ntrip_operator, positions
 
 router = APIRouter(tags=["health"])
 
@@ -47,9 +47,23 @@ async def readyz(state: StateDep, response: Response) -> dict[str, object]:
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
 async def metrics(request: Request) -> Response:
-    """This worker's HTTP metrics, plus the NTRIP caster's mounts (from its live snapshot)."""
-    snapshot = await ntrip_operator.live_snapshot(app_state(request).live_store)
-    return Response(generate_latest() + ntrip_metrics(snapshot).encode(), media_type=CONTENT_TYPE_LATEST)
+    """This worker's HTTP metrics, plus what the live store holds for the whole district: the
+    NTRIP caster's mounts (its live snapshot) and the stored GNSS fixes by quality."""
+    store = app_state(request).live_store
+    snapshot = await ntrip_operator.live_snapshot(store)
+    fixes = await positions.stored_fix_counts(store)
+    text = ntrip_metrics(snapshot) + fix_metrics(fixes)
+    return Response(generate_latest() + text.encode(), media_type=CONTENT_TYPE_LATEST)
+
+
+def fix_metrics(counts: dict[str, int] | None) -> str:
+    lines = [
+        "# HELP beidou_gnss_fixes_total GNSS fixes stored in tracks, by GGA quality",
+        "# TYPE beidou_gnss_fixes_total counter",
+    ]
+    for label, n in (counts or {}).items():
+        lines.append(f'beidou_gnss_fixes_total{{quality="{label}"}} {float(n)}')
+    return "\n".join(lines) + "\n"
 
 
 NTRIP_GAUGES = (

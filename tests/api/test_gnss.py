@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import math
 import socket
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,19 @@ async def test_nmea_capture_is_stored_thinned_and_readable_by_its_operator(clien
     # the same body again (a retry): nothing stored twice
     again = await client.http.post("/v1/gnss/nmea", content=body, headers=rx.h)
     assert again.status_code == 200 and again.json()["stored"] == 0
+    # /metrics counts the stored points by quality: a second keeps its first fix (from the text)
+    first_of_second: dict[str, str] = {}
+    for line in RTK_LOG.read_text().splitlines():
+        f = line.split(",")
+        if line.startswith("$") and line[3:6] == "GGA" and f[6] != "0":
+            first_of_second.setdefault(f[1][:6], f[6])
+    by_quality = Counter(first_of_second.values())
+    assert set(by_quality) == {"2", "4"}
+    metrics = (await client.http.get("/metrics")).text
+    assert f'beidou_gnss_fixes_total{{quality="rtk_fixed"}} {float(by_quality["4"])}' in metrics
+    assert f'beidou_gnss_fixes_total{{quality="dgnss"}} {float(by_quality["2"])}' in metrics
+    assert 'beidou_gnss_fixes_total{quality="rtk_float"} 0.0' in metrics
+    assert 'beidou_gnss_fixes_total{quality="single"} 0.0' in metrics
 
     params = {"from": "2020-03-18T13:00:00+00:00", "to": "2020-03-18T14:00:00+00:00"}
     track = await client.http.get(f"/v1/operator/devices/{rx.id}/track", params=params, headers=op.h)

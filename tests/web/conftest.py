@@ -33,7 +33,9 @@ ARGS = [
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM_FOUND:
-        pytest.fail(f"Chromium not found at {CHROMIUM}: `make test` installs the Debian package", pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}: `make test` installs the Debian package", pytrace=False
+        )
     async with async_playwright() as pw:
         chromium = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield chromium
