@@ -7,6 +7,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+CASTER_PORT ?= 2101
+LISTENER_PORT ?= 2102
 
 .PHONY: run test lint bench clean install lock
 
@@ -25,16 +27,18 @@ $(STAMP): $(LOCK) pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-## Set up, migrate the embedded SQLite database, load the demo district, simulate and serve.
+## Set up, migrate the embedded SQLite database, load the demo district, and run the whole district
+## in one process: API, NTRIP caster, receiver listener + cloud RTK, MQTT ingestion, simulated devices.
 run: $(STAMP)
 	@mkdir -p var
 	$(BIN)/beidou db upgrade
 	$(BIN)/beidou demo load
 	$(BIN)/beidou maas import --gtfs tests/data/mobility/terre-haute-gtfs.zip --osm tests/data/mobility/terre-haute.osm.pbf
-	@export BEIDOU_ADMIN_TOKEN="$$( $(BIN)/beidou admin-token )"; \
-	  echo "admin token: $$BEIDOU_ADMIN_TOKEN"; \
-	  echo "serving on http://$(HOST):$(PORT)  (docs: http://$(HOST):$(PORT)/docs)"; \
-	  $(BIN)/beidou serve --host $(HOST) --port $(PORT) --simulate
+	@export BEIDOU_ADMIN_TOKEN="$${BEIDOU_ADMIN_TOKEN:-$$( $(BIN)/beidou admin-token )}"; \
+	  export BEIDOU_PAYMENT_SANDBOX="$${BEIDOU_PAYMENT_SANDBOX:-true}"; \
+	  echo "admin token: $$BEIDOU_ADMIN_TOKEN   (demo operator, driver and devices: var/demo-credentials.json)"; \
+	  exec $(BIN)/beidou serve --district --simulate --host $(HOST) --port $(PORT) \
+	    --caster-port $(CASTER_PORT) --listener-port $(LISTENER_PORT)
 
 # The pages are tested in a real browser: Debian's Chromium (Playwright's own download cannot
 # reach its host here), installed once if missing.

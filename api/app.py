@@ -29,7 +29,7 @@ from api.routers import (
 from api.state import AppState
 from api.web import docs
 from core.db import make_engine, make_sessionmaker, utcnow
-from core.live import make_live_store
+from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
 from hardware.occupancy_mqtt import MqttOccupancyListener
@@ -58,15 +58,21 @@ def _payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
 
 
 def create_app(
-    settings: Settings | None = None, *, background_tasks: bool = True, fast_paths: bool = True
+    settings: Settings | None = None,
+    *,
+    background_tasks: bool = True,
+    fast_paths: bool = True,
+    live_store: LiveStore | None = None,
 ) -> FastAPI:
+    """``live_store``: one shared with other components of the same process (the caster and the
+    receiver listener of ``beidou serve --district``); the app then leaves closing it to them."""
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(settings.database_url)
-        store = make_live_store(settings.redis_url)
+        store = live_store or make_live_store(settings.redis_url)
         directory = LotDirectory(ttl_s=settings.search_cache_ttl_s)
         state = AppState(
             settings=settings,
@@ -113,7 +119,8 @@ def create_app(
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-            await store.close()
+            if live_store is None:
+                await store.close()
             await engine.dispose()
 
     app = FastAPI(

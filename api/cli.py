@@ -22,8 +22,9 @@ from rich.console import Console
 
 from api.cli_gnss import gnss_app
 from api.cli_maas import maas_app
-from api.cli_ntrip import ntrip_app
+from api.cli_ntrip import ntrip_app, run_loop
 from api.cli_rtk import rtk_app
+from api.district import DEMO_CREDENTIALS, District, DistrictConfig, run_district
 from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
@@ -58,19 +59,52 @@ def _configuration() -> None:
         raise typer.Exit(2) from None
 
 
-DEMO_CREDENTIALS = Path("var") / "demo-credentials.json"
 ADMIN_TOKEN_FILE = Path("var") / "admin-token"
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="TCP port")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="worker processes")] = 1,
-    simulate: Annotated[bool, typer.Option(help="also run the demo simulator against it")] = False,
+    port: Annotated[int, typer.Option(help="TCP port of the API")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="API worker processes (not with --district)")] = 1,
+    simulate: Annotated[bool, typer.Option(help="also run the demo district's devices against it")] = False,
+    district: Annotated[
+        bool,
+        typer.Option(
+            help="the whole district in this process: API, NTRIP caster, receiver listener with "
+            "cloud RTK, MQTT ingestion (with --simulate, every demo device)"
+        ),
+    ] = False,
+    caster_port: Annotated[int, typer.Option(help="--district: the NTRIP caster's port")] = 2101,
+    listener_port: Annotated[int, typer.Option(help="--district: the receiver listener's port")] = 2102,
+    rtk_workers: Annotated[
+        int | None, typer.Option(min=1, help="--district: cloud RTK processes (default BEIDOU_RTK_WORKERS)")
+    ] = None,
+    mqtt: Annotated[
+        str,
+        typer.Option(help="--district: MQTT broker, auto (127.0.0.1:1883 if it answers), off, or a URL"),
+    ] = "auto",
+    sim_speed: Annotated[float, typer.Option(min=0.01, help="--simulate: pace of the devices")] = 1.0,
 ) -> None:
-    """Serve the API (uvicorn). With --simulate the demo simulator posts events to it."""
+    """Serve the API (uvicorn); with --district, everything the district runs, in one process."""
     settings = Settings()
+    if district:
+        if workers != 1:
+            raise typer.BadParameter("--district runs one process; scale out as docker-compose does")
+        _serve_district(
+            settings,
+            DistrictConfig(
+                host=host,
+                api_port=port,
+                caster_port=caster_port,
+                listener_port=listener_port,
+                rtk_workers=rtk_workers or settings.rtk_workers,
+                simulate=simulate,
+                mqtt=mqtt,
+                sim_speed=sim_speed,
+            ),
+        )
+        return
     if workers > 1 and settings.redis_url is None:
         console.print("[yellow]several workers without BEIDOU_REDIS_URL: each keeps its own live store")
     sim = _start_simulator(host, port) if simulate else None
@@ -88,6 +122,28 @@ def serve(
         if sim is not None:
             sim.send_signal(signal.SIGTERM)
             sim.wait(timeout=10)
+
+
+def _serve_district(settings: Settings, config: DistrictConfig) -> None:
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    def banner(d: District) -> None:
+        console.print(f"[green]district up[/green]: API {d.api_url} (docs {d.api_url}/docs)")
+        console.print(f"  NTRIP caster  {config.host}:{config.caster_port}  (sourcetable: GET /)")
+        console.print(f"  receivers     {config.host}:{config.listener_port}  (token line, or NTRIP upload)")
+        rtk = "off (no BEIDOU_RTK_CASTER_URL, no demo account)"
+        if d.rtk_source is not None:
+            rtk = f"{config.rtk_workers} worker(s), bases from {d.rtk_source.mount}"
+        console.print(f"  cloud RTK     {rtk}")
+        console.print(f"  MQTT          {d.mqtt_url or 'off (no broker)'}")
+        console.print(f"  live store    {settings.redis_url or 'in-process'}")
+        if d.simulator is not None:
+            console.print(
+                f"  simulator     {len(d.simulator.jobs())} devices; credentials {config.credentials}"
+            )
+        console.print("Ctrl-C stops everything.")
+
+    run_loop(run_district(settings, config, on_ready=banner))
 
 
 def _start_simulator(host: str, port: int) -> subprocess.Popen[bytes] | None:

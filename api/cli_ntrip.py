@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -26,7 +25,7 @@ from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import push as push_to_caster
 from parking import ntrip_accounts as accounts
 from parking.models import NtripMount, NtripUser
-from parking.ntrip_operator import SNAPSHOT_KEY
+from parking.ntrip_operator import publish_caster_state
 
 ntrip_app = typer.Typer(help="NTRIP caster: serve, push, mountpoints and users", no_args_is_help=True)
 mount_app = typer.Typer(help="Mountpoints and their source passwords", no_args_is_help=True)
@@ -103,13 +102,8 @@ async def _serve(host: str, port: int, source_timeout: float, mirrors: list[Mirr
         )
     out.print(f"NTRIP caster on {host}:{port}")
 
-    async def publish() -> None:  # the API's GET /v1/ntrip/mounts reads this
-        while True:
-            with contextlib.suppress(Exception):  # the live store may be away; the caster goes on
-                await store.set_json(SNAPSHOT_KEY, caster.snapshot())
-            await asyncio.sleep(1.0)
-
-    publisher = asyncio.create_task(publish())
+    # the API's GET /v1/ntrip/mounts and /metrics read this
+    publisher = asyncio.create_task(publish_caster_state(store, caster.snapshot))
     try:
         async with server:
             await server.serve_forever()

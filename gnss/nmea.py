@@ -455,3 +455,45 @@ def parse_sentence(line: str) -> NmeaRecord:
     """One sentence (``$`` to checksum, no line end) to a record; raises ``ValueError`` when pynmea2
     cannot read it or its checksum is wrong (``pynmea2.ChecksumError`` is a ValueError)."""
     return record_of(pynmea2.parse(line), line)
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def nmea_angle(deg: float, deg_digits: int) -> str:
+    """``dddmm.mmmmmmm``: rounded once in integer units so minutes never print as 60."""
+    units = round(abs(deg) * 60 * 10**7)
+    whole, frac = divmod(units, 60 * 10**7)
+    minutes, rest = divmod(frac, 10**7)
+    return f"{whole:0{deg_digits}d}{minutes:02d}.{rest:07d}"
+
+
+def with_checksum(body: str) -> str:
+    """``$body*CS`` (no line end): the XOR of the body's bytes, as NMEA 0183 defines it."""
+    check = 0
+    for byte in body.encode("ascii"):
+        check ^= byte
+    return f"${body}*{check:02X}"
+
+
+def gga_sentence(
+    lat: float,
+    lon: float,
+    height_m: float,
+    *,
+    tod_s: float = 0.0,
+    quality: int = 1,
+    satellites: int = 10,
+    hdop: float = 1.0,
+    talker: str = "GN",
+) -> str:
+    """A GGA sentence for a position (ellipsoidal height, geoid separation 0): what a rover sends
+    an NTRIP caster so that ``NEAREST`` or a VRS can place it."""
+    hours, rest = divmod(tod_s % 86_400.0, 3600.0)
+    minutes, seconds = divmod(rest, 60.0)
+    hms = f"{int(hours):02d}{int(minutes):02d}{seconds:05.2f}"
+    return with_checksum(
+        f"{talker}GGA,{hms},{nmea_angle(lat, 2)},{'N' if lat >= 0 else 'S'},"
+        f"{nmea_angle(lon, 3)},{'E' if lon >= 0 else 'W'},{quality},{satellites:02d},"
+        f"{hdop:.1f},{height_m:.3f},M,0.000,M,,"
+    )

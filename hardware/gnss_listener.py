@@ -83,7 +83,7 @@ class ReceiverListener:
         self.login_timeout_s = login_timeout_s
         self.stats = ListenerStats()
         self.rtk = rtk
-        self._connections: set[asyncio.Task[object]] = set()
+        self._connections: dict[asyncio.Task[object], asyncio.StreamWriter] = {}
         self._lock = asyncio.Lock()  # one receiver's batch at a time through the shared tracker
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
@@ -93,7 +93,7 @@ class ReceiverListener:
         peer = writer.get_extra_info("peername")
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
+            self._connections[task] = writer
         try:
             login = await self._login(reader, writer)
             if login is None:
@@ -108,17 +108,24 @@ class ReceiverListener:
             log.exception("gnss_receiver_failed", peer=str(peer))
         finally:
             if task is not None:
-                self._connections.discard(task)
+                self._connections.pop(task, None)
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def close(self) -> None:
-        """End every connection (each commits what it has) - before the RTK pool goes away."""
+    async def close(self, grace_s: float = 10.0) -> None:
+        """End every connection - before the RTK pool goes away. Each connection is cut at the
+        socket, so its handler ends as on a hang-up: the last epoch solved, the last fixes
+        committed. A handler still busy after ``grace_s`` is cancelled."""
         tasks = list(self._connections)
-        for task in tasks:
+        for writer in list(self._connections.values()):
+            writer.transport.abort()
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace_s)
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _login(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> Login | None:
         try:

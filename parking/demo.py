@@ -8,14 +8,18 @@ tariffs and windows are illustrative, in the range Shanghai's published parking 
 from __future__ import annotations
 
 import math
+import secrets
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from parking import registry
+from parking import bookings, ntrip_accounts, registry
 from parking import repository as repo
 from parking.access import ADMIN, Principal
 from parking.context import Ctx
-from parking.schemas import DeviceIn, LotIn, SharedWindow, SpaceIn
+from parking.schemas import BookingIn, DeviceIn, LotIn, ReceiverIn, SharedWindow, SpaceIn
 
 OPERATOR_NAME = "Yangpu District Parking (demo)"
 
@@ -165,6 +169,30 @@ SHARED_WINDOWS = [
 ]
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+# The demo driver: a new-energy car with an in-vehicle receiver that streams raw observations
+# (cloud RTK), and a booking at the Daxue Road lot.
+DEMO_DRIVER_NAME = "Demo Driver"
+DEMO_DRIVER_PHONE = "+86 138 0000 0000"
+DEMO_PLATE = "沪AD12345"
+DEMO_BOOKING_LOT = "Daxue Road Surface Lot"
+
+# Base stations of the demo caster. The district has no public RTCM capture of its own: the
+# simulator replays real captures of other places (tests/data/gnss/rtcm3), so these mounts sit
+# where those receivers stood. (name, sourcetable identifier)
+DEMO_MOUNTS: tuple[tuple[str, str], ...] = (
+    ("HIROSHIMA-OEM729", "Hiroshima JP, NovAtel OEM729 (recorded 2022-12-13)"),
+    ("UBLOX-F9P", "u-blox ZED-F9P base (pygnssutils capture)"),
+    ("RTKLIB-TESTGLO", "RTKLIB test base, legacy RTK 1004/1012"),
+)
+# rover accounts of the demo fleet that pull corrections through NEAREST
+DEMO_NTRIP_USERS = ("fleet-01",)
+CLOUD_RTK_USER = "cloud-rtk"  # the receiver listener's own account for its rovers' bases
+# operator-owned receivers replaying NMEA captures (patrol vehicles)
+DEMO_NMEA_VEHICLES = ("Patrol car 1 (Trimble RTK)", "Patrol car 2 (u-blox M9N)")
+
+
 def _space_grid(lot: DemoLot, count: int) -> list[SpaceIn]:
     """Spaces laid out in rows of ten, 2.5 m apart, 6 m between rows, around the lot centre."""
     metres_per_deg_lat = 111_320.0
@@ -225,7 +253,70 @@ async def load(ctx: Ctx) -> dict[str, Any]:
                 "sensor_token": sensor.token,
             }
         )
-    return {"operator_id": str(operator.id), "operator_token": operator.token, "lots": lots_out}
+    lots_by_name: dict[str, dict[str, Any]] = {str(lot["name"]): lot for lot in lots_out}
+    vehicles = []
+    for name in DEMO_NMEA_VEHICLES:
+        device = await registry.create_device(
+            ctx,
+            op,
+            DeviceIn(lot_id=uuid.UUID(lots_by_name[LOTS[0].name]["id"]), kind="gnss_receiver", name=name),
+        )
+        vehicles.append({"id": str(device.id), "token": device.token, "name": name})
+    return {
+        "operator_id": str(operator.id),
+        "operator_token": operator.token,
+        "lots": lots_out,
+        "driver": await _demo_driver(ctx, uuid.UUID(lots_by_name[DEMO_BOOKING_LOT]["id"])),
+        "gnss": {"vehicles": vehicles},
+        "ntrip": await _demo_ntrip(ctx, operator.id),
+    }
+
+
+def _next_local_hour(now: datetime) -> datetime:
+    local = now.astimezone(SHANGHAI).replace(minute=0, second=0, microsecond=0)
+    return local + timedelta(hours=1)
+
+
+async def _demo_driver(ctx: Ctx, lot_id: uuid.UUID) -> dict[str, Any]:
+    """A driver with a plate, a booking an hour ahead and a cloud-RTK receiver in the car."""
+    creds = await registry.register_driver(ctx, DEMO_DRIVER_NAME, DEMO_DRIVER_PHONE)
+    driver = Principal("driver", creds.id)
+    plate, _ = await registry.add_plate(ctx, driver, DEMO_PLATE)
+    start = _next_local_hour(ctx.now) + timedelta(hours=1)
+    booking, _ = await bookings.create_booking(
+        ctx,
+        driver,
+        BookingIn(lot_id=lot_id, start=start, end=start + timedelta(hours=2), plate=DEMO_PLATE),
+        None,
+    )
+    receiver = await registry.create_receiver(
+        ctx, driver, ReceiverIn(plate=DEMO_PLATE, name="Demo car, raw observations (cloud RTK)")
+    )
+    return {
+        "id": str(creds.id),
+        "token": creds.token,
+        "name": DEMO_DRIVER_NAME,
+        "plate": plate.plate,
+        "booking_id": str(booking.id),
+        "receiver_id": str(receiver.id),
+        "receiver_token": receiver.token,
+    }
+
+
+async def _demo_ntrip(ctx: Ctx, operator_id: uuid.UUID) -> dict[str, Any]:
+    """The operator's base-station mounts, a fleet account and the cloud-RTK account, with
+    random passwords (stored scrypt-hashed; the plain ones go to the credentials file only)."""
+    bases = []
+    for name, identifier in DEMO_MOUNTS:
+        password = secrets.token_urlsafe(12)
+        await ntrip_accounts.add_mount(ctx.db, name, password, identifier=identifier, operator_id=operator_id)
+        bases.append({"mount": name, "password": password})
+    users = []
+    for name in (*DEMO_NTRIP_USERS, CLOUD_RTK_USER):
+        password = secrets.token_urlsafe(12)
+        await ntrip_accounts.add_user(ctx.db, name, password)
+        users.append({"name": name, "password": password})
+    return {"bases": bases, "users": users[:-1], "cloud_rtk": users[-1]}
 
 
 async def is_loaded(ctx: Ctx) -> bool:

@@ -1,13 +1,19 @@
 """Operators manage their own NTRIP mountpoints and rover accounts; everyone reads live mount
 state that the caster process publishes to the live store.
 
-The caster runs as a process of its own; every second it writes a snapshot of its mounts (clients,
-bytes, drops, message rates, last-frame age, base position) under ``SNAPSHOT_KEY``. An operator
-sees the live state of its own mounts only; a mount not in the snapshot is shown offline.
+The caster (a process of its own, or a task of ``beidou serve --district``) writes a snapshot of
+its mounts (clients, bytes, drops, message rates, last-frame age, base position) under
+``SNAPSHOT_KEY`` every second, stamped with the time it was taken. An operator sees the live state
+of its own mounts only; a mount not in the snapshot is shown offline, and so is every mount of a
+snapshot older than ``SNAPSHOT_STALE_S`` (a caster that stopped cannot say so itself).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable
 from typing import Any
 
 from core.errors import Invalid, NotFound
@@ -18,6 +24,17 @@ from parking.context import Ctx
 from parking.models import NtripMount, NtripUser
 
 SNAPSHOT_KEY = "ntrip:mounts"
+SNAPSHOT_STALE_S = 5.0
+
+
+async def publish_caster_state(
+    live: LiveStore, snapshot: Callable[[], list[dict[str, object]]], *, interval_s: float = 1.0
+) -> None:
+    """Forever: the caster's mounts into the live store, where every API process reads them."""
+    while True:
+        with contextlib.suppress(LiveStoreUnavailable):  # the store may be away; the caster goes on
+            await live.set_json(SNAPSHOT_KEY, {"at": time.time(), "mounts": snapshot()})
+        await asyncio.sleep(interval_s)
 
 
 async def create_mount(
@@ -65,7 +82,9 @@ async def live_snapshot(live: LiveStore) -> list[dict[str, Any]]:
         (snapshot,) = await live.get_json_many([SNAPSHOT_KEY])
     except LiveStoreUnavailable:
         return []
-    return list(snapshot or [])
+    if not isinstance(snapshot, dict) or time.time() - float(snapshot.get("at", 0)) > SNAPSHOT_STALE_S:
+        return []
+    return list(snapshot.get("mounts") or [])
 
 
 async def mount_states(ctx: Ctx, principal: Principal, live: LiveStore) -> list[dict[str, Any]]:

@@ -341,6 +341,11 @@ async def track_geojson(
 ) -> dict[str, Any]:
     """The stored track as a GeoJSON Feature (smoothed LineString) with per-point properties."""
     rid = await visible_receiver(ctx, principal, receiver_id)
+    if start is None and end is None:
+        # no window asked: the receiver's last hour of data (a vehicle parked since yesterday, or
+        # a replayed capture, still shows its last trip rather than an empty hour)
+        last = await repo.last_track_point(ctx.db, rid)
+        end = ctx.now if last is None else min(ctx.now, last.ts + timedelta(seconds=1))
     end = end or ctx.now
     start = start or end - timedelta(hours=1)
     if start >= end:

@@ -17,7 +17,14 @@ MAX_BODY = 1 << 20
 From = Annotated[
     AwareDatetime | None, Query(alias="from", description="start (default: an hour before 'to')")
 ]
-To = Annotated[AwareDatetime | None, Query(alias="to", description="end, exclusive (default: now)")]
+To = Annotated[
+    AwareDatetime | None,
+    Query(
+        alias="to",
+        description="end, exclusive (default: now; with neither 'from' nor 'to', the receiver's "
+        "latest point: its last hour of data)",
+    ),
+]
 NMEA_BODY = {
     "requestBody": {
         "required": True,

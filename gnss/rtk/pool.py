@@ -30,6 +30,9 @@ import asyncio
 import contextlib
 import itertools
 import multiprocessing as mp
+import os
+import queue
+import signal
 import threading
 import time
 import traceback
@@ -49,6 +52,7 @@ __all__ = ["Answer", "RtkPool", "SessionSpec"]
 log = structlog.get_logger(__name__)
 
 ANSWER_TIMEOUT_S: Final = 30.0
+OWNER_CHECK_S: Final = 2.0  # how often an idle worker checks that its owner is alive
 _STOP: Final = ("stop", "", 0, None)
 _WAIT_S: Final = 0.5  # the reader thread's longest sleep (it re-reads the worker list after it)
 
@@ -70,6 +74,12 @@ class Answer:
 
 def _worker_main(requests: Any, answers: Connection) -> None:
     """One worker's loop: sessions by id, requests in order, fixes out."""
+    # Ctrl-C in a terminal (and a service manager's SIGTERM) reaches the whole process group: the
+    # owner stops the workers in order (sessions flushed first), so a worker must not die of the
+    # signal meant for the owner. It leaves by itself if the owner is gone (killed outright).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    owner = os.getppid()
     from gnss.rtk.live import LiveRtk  # the engine's imports happen in the worker only
 
     sessions: dict[str, tuple[LiveRtk, SessionSpec]] = {}
@@ -81,7 +91,12 @@ def _worker_main(requests: Any, answers: Connection) -> None:
         return LiveRtk(spec.options, base_ecef_m=base, approx_time=approx)
 
     while True:
-        kind, session, seq, payload = requests.get()
+        try:
+            kind, session, seq, payload = requests.get(timeout=OWNER_CHECK_S)
+        except queue.Empty:
+            if os.getppid() != owner:
+                return
+            continue
         if kind == "stop":
             return
         if kind == "open":

@@ -32,6 +32,8 @@ from typing import Final, Literal, TextIO
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from gnss.nmea import nmea_angle, with_checksum
+
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 TimeArray = NDArray[np.datetime64]
@@ -439,30 +441,15 @@ def nmea_gga_lines(
     for i in range(n):
         q = int(sols.q[i])
         if q not in _GGA_QUALITY:
-            lines.append(_with_checksum(f"{talker}GGA,,,,,,,,,,,,,,"))
+            lines.append(with_checksum(f"{talker}GGA,,,,,,,,,,,,,,"))
             continue
         hms = str(clock[i])[11:22].replace(":", "")  # hh:mm:ss.ss of the ISO string -> hhmmss.ss
         lat, lon, h = (float(v) for v in sols.llh[i])
         age = f"{float(sols.age_s[i]):.1f}" if q in _DIFFERENTIAL else ""
         body = (
-            f"{talker}GGA,{hms},{_nmea_angle(lat, 2)},{'N' if lat >= 0 else 'S'},"
-            f"{_nmea_angle(lon, 3)},{'E' if lon >= 0 else 'W'},{_GGA_QUALITY[q]},{int(sols.ns[i]):02d},"
+            f"{talker}GGA,{hms},{nmea_angle(lat, 2)},{'N' if lat >= 0 else 'S'},"
+            f"{nmea_angle(lon, 3)},{'E' if lon >= 0 else 'W'},{_GGA_QUALITY[q]},{int(sols.ns[i]):02d},"
             f"{dop[i]:.1f},{h - sep[i]:.3f},M,{sep[i]:.3f},M,{age},"
         )
-        lines.append(_with_checksum(body))
+        lines.append(with_checksum(body))
     return lines
-
-
-def _nmea_angle(deg: float, deg_digits: int) -> str:
-    """``dddmm.mmmmmmm``: rounded once in integer units so minutes never print as 60."""
-    units = round(abs(deg) * 60 * 10**7)
-    whole, frac = divmod(units, 60 * 10**7)
-    minutes, rest = divmod(frac, 10**7)
-    return f"{whole:0{deg_digits}d}{minutes:02d}.{rest:07d}"
-
-
-def _with_checksum(body: str) -> str:
-    check = 0
-    for byte in body.encode("ascii"):
-        check ^= byte
-    return f"${body}*{check:02X}"

@@ -98,6 +98,9 @@ async def test_nmea_capture_is_stored_thinned_and_readable_by_its_operator(clien
     assert feature["properties"]["count"] == got["stored"] == len(feature["geometry"]["coordinates"])
     times = feature["properties"]["times"]
     assert times == sorted(times) and len(set(times)) == len(times)
+    # no window asked: the receiver's last hour of data, here the whole 2020 capture
+    default = (await client.http.get(f"/v1/operator/devices/{rx.id}/track", headers=op.h)).json()
+    assert default["properties"]["times"] == times
     assert {t[11:19].replace(":", "") for t in times} <= seconds
     assert set(feature["properties"]["quality"]) == {2, 4}
     # smoothed positions stay within a few metres of the raw fixes of this slow receiver

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from api.cli import app as cli
 from gnss.ntrip.caster import Caster
 from hardware.ntrip_source import open_source
 from parking.ntrip_accounts import DatabaseAccounts
-from parking.ntrip_operator import SNAPSHOT_KEY
+from parking.ntrip_operator import SNAPSHOT_KEY, SNAPSHOT_STALE_S, publish_caster_state
 from tests.support import Client
 
 CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
@@ -93,12 +94,17 @@ async def test_caster_state_on_the_api_and_metrics(client: Client) -> None:
             if "YP01" in caster.mounts and caster.mounts["YP01"].stats.frames == 769:
                 break
             await asyncio.sleep(0.02)
-        await state.live_store.set_json(
-            SNAPSHOT_KEY, caster.snapshot()
-        )  # as `beidou ntrip serve` does each second
+        publisher = asyncio.create_task(publish_caster_state(state.live_store, caster.snapshot))
+        await asyncio.sleep(0.05)  # its first snapshot (`beidou ntrip serve` publishes every second)
         mounts = (await client.http.get("/v1/ntrip/mounts", headers=op.h)).json()
         assert (await client.http.get("/v1/ntrip/mounts", headers=other.h)).json() == []
         metrics = (await client.http.get("/metrics")).text
+        publisher.cancel()
+        # a caster that stopped cannot say so: a snapshot older than SNAPSHOT_STALE_S shows offline
+        old = {"at": time.time() - SNAPSHOT_STALE_S - 1, "mounts": caster.snapshot()}
+        await state.live_store.set_json(SNAPSHOT_KEY, old)
+        stale = (await client.http.get("/v1/ntrip/mounts", headers=op.h)).json()
+        assert [(m["mount"], m["online"], m["clients"]) for m in stale] == [("YP01", False, 0)]
         source.close()
         await caster.close()
     (yp,) = mounts
