@@ -83,6 +83,8 @@ class SandboxProvider:
 
     def ref_of_token(self, token: str) -> str | None:
         """The payment reference a checkout token stands for, if the token is genuine."""
+        if not token.isascii():  # a reference and a hex MAC: anything else is nobody's link
+            return None
         ref, _, _ = token.partition(".")
         return ref if ref and hmac.compare_digest(self.checkout_token(ref), token) else None
 

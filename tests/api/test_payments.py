@@ -133,7 +133,7 @@ async def test_sandbox_checkout_settles_through_the_signed_callback(client: Clie
 
     # a link whose MAC was altered, or another payment's reference with this MAC, is not found
     ref, _, mac = url.rsplit("/", 1)[1].partition(".")
-    for bad in (f"{ref}.{'0' * 32}", f"sbx_000000000000_000000000000.{mac}", ref):
+    for bad in (f"{ref}.{'0' * 32}", f"sbx_000000000000_000000000000.{mac}", ref, f"{ref}.é"):
         assert (await client.http.post(f"/v1/payments/sandbox/checkout/{bad}")).status_code == 404
     # a form posted from another site is refused
     cross = await client.http.post(

@@ -81,7 +81,8 @@ def test_the_python_version_is_pinned_and_used() -> None:
 
 def test_installs_use_the_lock_with_hashes_required() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "--require-hashes --no-deps -r $(LOCK)" in makefile
+    assert "uv pip sync -q --python $(BIN)/python --require-hashes $(LOCK)" in makefile
+    assert "--require-hashes --no-deps -r $(VENV)/uv-from-lock.txt" in makefile  # uv itself, locked
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "pip install --no-cache-dir --require-hashes --no-deps -r requirements.lock" in dockerfile
     # the project itself goes in without resolving anything
