@@ -35,9 +35,9 @@ from core.settings import Settings
 from hardware.occupancy_mqtt import MqttOccupancyListener
 from maas.network import load_imported
 from maas.service import ItinerarySigner
-from parking.availability import LiveAvailability
-from parking.payments import PaymentProvider, SandboxProvider
-from parking.search import LotDirectory
+from parking.availability.service import LiveAvailability
+from parking.search.service import LotDirectory
+from parking.sessions.payments import PaymentProvider, SandboxProvider
 
 log = structlog.get_logger(__name__)
 

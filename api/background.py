@@ -17,10 +17,13 @@ from api.state import AppState
 from core.db import utcnow
 from core.errors import DomainError
 from hardware.occupancy_mqtt import Rejected
-from parking import bookings, events, privacy
-from parking.access import authenticate
-from parking.context import Ctx
-from parking.schemas import OccupancyEventIn
+from parking.bookings import service as bookings
+from parking.events import service as events
+from parking.events.schemas import OccupancyEventIn
+from parking.identity.access import authenticate
+from parking.identity.schemas import DeviceKind, Role
+from parking.privacy import service as privacy
+from parking.unit import Ctx
 
 log = structlog.get_logger(__name__)
 
@@ -93,9 +96,9 @@ def mqtt_handler(state: AppState) -> Callable[[str, dict[str, Any]], Awaitable[N
                     admin_token=None,
                     cache=state.tokens,
                 )
-                if device.role != "device" or device.device_kind not in (
-                    "occupancy_sensor",
-                    "gnss_receiver",
+                if device.role != Role.DEVICE or device.device_kind not in (
+                    DeviceKind.OCCUPANCY_SENSOR,
+                    DeviceKind.GNSS_RECEIVER,
                 ):
                     raise Rejected("token is not an occupancy device's")
                 if str(device.lot_id) != lot_id:

@@ -29,8 +29,9 @@ from core import migrate
 from core.db import make_engine, make_sessionmaker
 from core.logging import configure_logging
 from core.settings import Settings
-from parking import demo, privacy
-from parking.context import Ctx
+from parking import demo
+from parking.privacy import service as privacy
+from parking.unit import Ctx, transaction
 
 app = typer.Typer(help="BeiDou mobility platform backend", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema", no_args_is_help=True)
@@ -198,10 +199,8 @@ async def _in_transaction(fn: Any) -> Any:
     settings = Settings()
     engine = make_engine(settings.database_url, pool_size=1)
     try:
-        async with make_sessionmaker(engine)() as db:
-            result = await fn(Ctx(db=db, settings=settings))
-            await db.commit()
-            return result
+        async with transaction(make_sessionmaker(engine), settings) as ctx:
+            return await fn(ctx)
     finally:
         await engine.dispose()
 

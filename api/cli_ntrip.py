@@ -11,9 +11,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import make_engine, make_sessionmaker
+from core.errors import DomainError
 from core.live import make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
@@ -23,9 +23,12 @@ from gnss.ntrip.upstream import MirrorSpec, Upstream, parse_mirror
 from hardware.gnss_agent import serial_source, tcp_source
 from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import push as push_to_caster
-from parking import ntrip_accounts as accounts
-from parking.models import NtripMount, NtripUser
-from parking.ntrip_operator import publish_caster_state
+from parking.identity.access import ADMIN
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.ntrip.live import publish_caster_state
+from parking.ntrip.schemas import AccountKind
+from parking.unit import Ctx, transaction
 
 ntrip_app = typer.Typer(help="NTRIP caster: serve, push, mountpoints and users", no_args_is_help=True)
 mount_app = typer.Typer(help="Mountpoints and their source passwords", no_args_is_help=True)
@@ -86,7 +89,7 @@ async def _serve(host: str, port: int, source_timeout: float, mirrors: list[Mirr
     engine = make_engine(settings.database_url)
     store = make_live_store(settings.redis_url)
     caster = Caster(
-        accounts.DatabaseAccounts(make_sessionmaker(engine)),
+        DatabaseAccounts(make_sessionmaker(engine)),
         source_timeout_s=source_timeout,
         nearest=NearestPolicy(),
     )
@@ -148,18 +151,22 @@ def push(
     out.print(f"pushed {stats.bytes_sent} bytes to /{mount} ({stats.connects} connections)")
 
 
-def _db(fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _db(fn: Callable[[Ctx], Awaitable[T]]) -> T:
+    """One transaction as the platform's admin (the CLI's user runs the platform)."""
+
     async def run() -> T:
-        engine = make_engine(Settings().database_url)
+        settings = Settings()
+        engine = make_engine(settings.database_url)
         try:
-            async with make_sessionmaker(engine)() as db:
-                result = await fn(db)
-                await db.commit()
-                return result
+            async with transaction(make_sessionmaker(engine), settings) as ctx:
+                return await fn(ctx)
         finally:
             await engine.dispose()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        raise typer.BadParameter(exc.detail) from exc
 
 
 @mount_app.command("add")
@@ -168,19 +175,19 @@ def mount_add(
     source_password: Annotated[str, typer.Option(help="the password the base station pushes with")],
     identifier: Annotated[str, typer.Option(help="sourcetable identifier (place name)")] = "",
 ) -> None:
-    _db(lambda db: accounts.add_mount(db, name, source_password, identifier=identifier))
+    _db(lambda ctx: ntrip.create_mount(ctx, ADMIN, name, source_password, identifier))
     out.print(f"mountpoint {name} added")
 
 
 @mount_app.command("remove")
 def mount_remove(name: str) -> None:
-    _db(lambda db: accounts.remove(db, NtripMount, name))
+    _db(lambda ctx: ntrip.delete(ctx, ADMIN, AccountKind.MOUNT, name))
     out.print(f"mountpoint {name} removed")
 
 
 @mount_app.command("list")
 def mount_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    rows = _db(accounts.list_mounts)
+    rows = _db(lambda ctx: ntrip.mounts_of(ctx, ADMIN))
     _show(
         [{"name": r.name, "identifier": r.identifier, "created_at": r.created_at.isoformat()} for r in rows],
         as_json,
@@ -194,19 +201,19 @@ def user_add(
     mounts: Annotated[str | None, typer.Option(help="comma-separated mountpoints (default: all)")] = None,
 ) -> None:
     allowed = [m.strip() for m in mounts.split(",") if m.strip()] if mounts else None
-    _db(lambda db: accounts.add_user(db, name, password, mounts=allowed))
+    _db(lambda ctx: ntrip.create_user(ctx, ADMIN, name, password, allowed))
     out.print(f"user {name} added")
 
 
 @user_app.command("remove")
 def user_remove(name: str) -> None:
-    _db(lambda db: accounts.remove(db, NtripUser, name))
+    _db(lambda ctx: ntrip.delete(ctx, ADMIN, AccountKind.USER, name))
     out.print(f"user {name} removed")
 
 
 @user_app.command("list")
 def user_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    rows = _db(accounts.list_users)
+    rows = _db(lambda ctx: ntrip.users_of(ctx, ADMIN))
     _show(
         [{"name": r.name, "mounts": r.mounts, "created_at": r.created_at.isoformat()} for r in rows], as_json
     )

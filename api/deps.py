@@ -17,9 +17,9 @@ from api.state import AppState, app_state
 from core.db import is_connection_error
 from core.errors import Unavailable
 from core.settings import Settings
-from parking.access import Principal, authenticate, known_principal
-from parking.availability import LiveAvailability
-from parking.context import Ctx
+from parking.availability.service import LiveAvailability
+from parking.identity.access import Principal, authenticate, known_principal
+from parking.unit import Ctx
 from parking.unit import unit_of_work as parking_unit_of_work
 
 bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, operator, driver or device")

@@ -40,8 +40,8 @@ from gnss.rtk.pool import RtkPool, SessionSpec
 from hardware.cloud_rtk import CloudRtk
 from hardware.district_sim import DistrictSimulator, Endpoints
 from hardware.gnss_listener import ReceiverListener
-from parking import ntrip_accounts
-from parking.ntrip_operator import publish_caster_state
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.ntrip.live import publish_caster_state
 
 log = structlog.get_logger(__name__)
 
@@ -153,7 +153,7 @@ async def run_district(
     host = config.host
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
 
-    caster = Caster(ntrip_accounts.DatabaseAccounts(sessionmaker), nearest=NearestPolicy())
+    caster = Caster(DatabaseAccounts(sessionmaker), nearest=NearestPolicy())
     caster_server = await caster.serve(host, config.caster_port)
     publisher = asyncio.create_task(publish_caster_state(store, caster.snapshot))
 

@@ -23,8 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import unit_of_work
 from api.state import AppState
-from parking import search
-from parking.access import known_principal
+from parking.identity.access import known_principal
+from parking.search import service as search
 
 log = structlog.get_logger(__name__)
 

@@ -11,11 +11,11 @@ from core.live import LiveStore
 from core.settings import Settings
 from maas.network import Network
 from maas.service import ItinerarySigner
-from parking.access import TokenCache
-from parking.availability import LiveAvailability
-from parking.payments import PaymentProvider
-from parking.positions import PositionTracker
-from parking.search import LotDirectory
+from parking.availability.service import LiveAvailability
+from parking.identity.access import TokenCache
+from parking.search.service import LotDirectory
+from parking.sessions.payments import PaymentProvider
+from parking.tracks.service import PositionTracker
 
 if TYPE_CHECKING:
     from starlette.requests import HTTPConnection

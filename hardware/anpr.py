@@ -9,10 +9,10 @@ Confidence is 0-100 there and 0-1 here; time is epoch milliseconds.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from core.errors import Invalid
-from parking.schemas import AnprEventIn
+from parking.events.schemas import AnprEventIn, Direction
 
 
 def _epoch_ms(value: Any, field: str) -> datetime:
@@ -30,7 +30,7 @@ def _confidence(value: Any) -> float:
     return float(value) / 100.0
 
 
-def from_openalpr(body: Any, direction: Literal["in", "out"]) -> AnprEventIn:
+def from_openalpr(body: Any, direction: Direction) -> AnprEventIn:
     if not isinstance(body, dict):
         raise Invalid("webhook body must be a JSON object", code="bad_webhook")
     kind = body.get("data_type")

@@ -32,9 +32,9 @@ from gnss.framer import StreamFramer
 from gnss.ntrip.protocol import BadRequest, ChunkDecoder, parse_head, response
 from gnss.rtcm.framing import RtcmFrame
 from hardware.cloud_rtk import CloudRtk, RoverLink
-from parking.access import TokenCache, authenticate
-from parking.availability import LiveAvailability
-from parking.positions import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
+from parking.availability.service import LiveAvailability
+from parking.identity.access import TokenCache, authenticate
+from parking.tracks.service import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
 from parking.unit import unit_of_work
 
 log = structlog.get_logger(__name__)

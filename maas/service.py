@@ -22,13 +22,13 @@ from typing import Any
 from core.errors import Conflict, Invalid, NotFound, Unavailable
 from maas.network import Network
 from maas.planner import Itinerary, LotCandidate, LotQuote, Planner, Point, rank
-from parking.access import Principal, require
-from parking.bookings import create_booking
-from parking.context import Ctx
-from parking.models import Booking
-from parking.quotes import all_lots, quote_stays
-from parking.registry import driver_plates
-from parking.schemas import BookingIn
+from parking.bookings.schemas import BookingIn, BookingOut
+from parking.bookings.service import create_booking
+from parking.identity.access import Principal, require
+from parking.identity.schemas import Role
+from parking.identity.service import driver_plates
+from parking.search.quotes import all_lots, quote_stays
+from parking.unit import Ctx
 
 PLAN_VALID_S = 30 * 60  # a plan may be booked for this long after it was made
 ARRIVE_BY_WINDOW = dt.timedelta(hours=3)  # how long before an arrive-by deadline trips may leave
@@ -75,7 +75,7 @@ def _b64(raw: bytes) -> str:
 async def plan_trip(
     ctx: Ctx, net: Network | None, signer: ItinerarySigner, principal: Principal, req: PlanRequest
 ) -> dict[str, Any]:
-    require(principal, "driver")
+    require(principal, Role.DRIVER)
     if net is None:
         raise Unavailable("no transport network has been imported (beidou maas import)", code="no_network")
     unknown = req.modes - ALL_MODES
@@ -160,8 +160,8 @@ async def book_itinerary(
     itinerary_id: str,
     plate: str | None,
     idempotency_key: str | None,
-) -> tuple[Booking, bool]:
-    require(principal, "driver")
+) -> tuple[BookingOut, bool]:
+    require(principal, Role.DRIVER)
     payload = signer.open(itinerary_id)
     if payload is None or payload.get("d") != str(principal.id):
         raise NotFound("itinerary not found")

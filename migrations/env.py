@@ -11,7 +11,14 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import parking.models  # noqa: F401  (registers the tables on Base.metadata)
+# every room's tables on Base.metadata
+import parking.bookings.models
+import parking.events.models
+import parking.identity.models
+import parking.lots.models
+import parking.ntrip.models
+import parking.sessions.models
+import parking.tracks.models  # noqa: F401
 from core.db import Base, make_engine
 from core.settings import Settings
 

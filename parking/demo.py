@@ -15,11 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from parking import bookings, ntrip_accounts, registry
-from parking import repository as repo
-from parking.access import ADMIN, Principal
-from parking.context import Ctx
-from parking.schemas import BookingIn, DeviceIn, LotIn, ReceiverIn, SharedWindow, SpaceIn
+from parking.bookings import service as bookings
+from parking.bookings.schemas import BookingIn
+from parking.identity import service as identity
+from parking.identity.access import ADMIN, Principal
+from parking.identity.schemas import DeviceIn, DeviceKind, ReceiverIn, Role
+from parking.lots import service as lots
+from parking.lots.schemas import LotIn, LotKind, SharedWindow, SpaceIn, SpaceKind
+from parking.ntrip import service as ntrip
+from parking.unit import Ctx
 
 OPERATOR_NAME = "Yangpu District Parking (demo)"
 
@@ -54,7 +58,7 @@ class DemoLot:
     name: str
     lat: float
     lon: float
-    kind: str
+    kind: LotKind
     capacity: int
     spaces: int
     tariff: dict[str, Any]
@@ -66,7 +70,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Wujiaochang Wanda Plaza Garage",
         31.3003,
         121.5136,
-        "garage",
+        LotKind.GARAGE,
         400,
         40,
         CENTRE_TARIFF,
@@ -76,7 +80,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Daxue Road Surface Lot",
         31.3056,
         121.5060,
-        "surface",
+        LotKind.SURFACE,
         24,
         24,
         CENTRE_TARIFF,
@@ -86,7 +90,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Yangpu Riverside On-street (Yangshupu Rd)",
         31.2585,
         121.5265,
-        "on_street",
+        LotKind.ON_STREET,
         16,
         16,
         STREET_TARIFF,
@@ -96,7 +100,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Changyang Campus Garage",
         31.2708,
         121.5293,
-        "garage",
+        LotKind.GARAGE,
         220,
         20,
         CENTRE_TARIFF,
@@ -106,7 +110,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Tongji University Area On-street (Siping Rd)",
         31.2840,
         121.5035,
-        "on_street",
+        LotKind.ON_STREET,
         12,
         12,
         STREET_TARIFF,
@@ -116,7 +120,7 @@ LOTS: tuple[DemoLot, ...] = (
         "Xinjiangwan Residential Shared Spaces",
         31.3330,
         121.5045,
-        "residential_shared",
+        LotKind.RESIDENTIAL_SHARED,
         10,
         10,
         SHARED_TARIFF,
@@ -132,7 +136,7 @@ TRIP_DEMO_LOTS: tuple[DemoLot, ...] = (
         "Terre Haute Downtown Garage (Wabash & 7th)",
         39.4660,
         -87.4125,
-        "garage",
+        LotKind.GARAGE,
         300,
         30,
         CENTRE_TARIFF,
@@ -142,7 +146,7 @@ TRIP_DEMO_LOTS: tuple[DemoLot, ...] = (
         "Honey Creek Mall Park & Ride",
         39.4290,
         -87.4190,
-        "surface",
+        LotKind.SURFACE,
         30,
         30,
         SHARED_TARIFF,
@@ -152,7 +156,7 @@ TRIP_DEMO_LOTS: tuple[DemoLot, ...] = (
         "Union Hospital Visitor Lot",
         39.4840,
         -87.4080,
-        "surface",
+        LotKind.SURFACE,
         20,
         20,
         STREET_TARIFF,
@@ -200,7 +204,7 @@ def _space_grid(lot: DemoLot, count: int) -> list[SpaceIn]:
     out = []
     for i in range(count):
         row, col = divmod(i, 10)
-        kind = "ev" if i % 10 == 8 else "accessible" if i % 10 == 9 else "standard"
+        kind = SpaceKind.EV if i % 10 == 8 else SpaceKind.ACCESSIBLE if i % 10 == 9 else SpaceKind.STANDARD
         out.append(
             SpaceIn(
                 code=f"{chr(ord('A') + row)}{col + 1:02d}",
@@ -215,11 +219,11 @@ def _space_grid(lot: DemoLot, count: int) -> list[SpaceIn]:
 
 async def load(ctx: Ctx) -> dict[str, Any]:
     """Create the demo district unless it exists; return the credentials the simulator needs."""
-    operator = await registry.create_operator(ctx, ADMIN, OPERATOR_NAME)
-    op = Principal("operator", operator.id)
+    operator = await identity.create_operator(ctx, ADMIN, OPERATOR_NAME)
+    op = Principal(Role.OPERATOR, operator.id)
     lots_out = []
     for spec in LOTS:
-        lot = await registry.create_lot(
+        lot = await lots.create_lot(
             ctx,
             op,
             LotIn(
@@ -230,18 +234,18 @@ async def load(ctx: Ctx) -> dict[str, Any]:
                 capacity=spec.capacity,
                 tariff=spec.tariff,
                 address=spec.address,
-                entrances=2 if spec.kind == "garage" else 1,
+                entrances=2 if spec.kind == LotKind.GARAGE else 1,
             ),
         )
-        spaces = await registry.add_spaces(ctx, op, lot.id, _space_grid(spec, spec.spaces))
-        if spec.kind == "residential_shared":
+        spaces = await lots.add_spaces(ctx, op, lot.id, _space_grid(spec, spec.spaces))
+        if spec.kind == LotKind.RESIDENTIAL_SHARED:
             for space in spaces:
-                await registry.set_shared_windows(ctx, op, space.id, SHARED_WINDOWS)
-        camera = await registry.create_device(
-            ctx, op, DeviceIn(lot_id=lot.id, kind="anpr_camera", name=f"{spec.name} gate camera")
+                await lots.set_shared_windows(ctx, op, space.id, SHARED_WINDOWS)
+        camera = await lots.add_device(
+            ctx, op, DeviceIn(lot_id=lot.id, kind=DeviceKind.ANPR_CAMERA, name=f"{spec.name} gate camera")
         )
-        sensor = await registry.create_device(
-            ctx, op, DeviceIn(lot_id=lot.id, kind="occupancy_sensor", name=f"{spec.name} sensors")
+        sensor = await lots.add_device(
+            ctx, op, DeviceIn(lot_id=lot.id, kind=DeviceKind.OCCUPANCY_SENSOR, name=f"{spec.name} sensors")
         )
         lots_out.append(
             {
@@ -256,10 +260,12 @@ async def load(ctx: Ctx) -> dict[str, Any]:
     lots_by_name: dict[str, dict[str, Any]] = {str(lot["name"]): lot for lot in lots_out}
     vehicles = []
     for name in DEMO_NMEA_VEHICLES:
-        device = await registry.create_device(
+        device = await lots.add_device(
             ctx,
             op,
-            DeviceIn(lot_id=uuid.UUID(lots_by_name[LOTS[0].name]["id"]), kind="gnss_receiver", name=name),
+            DeviceIn(
+                lot_id=uuid.UUID(lots_by_name[LOTS[0].name]["id"]), kind=DeviceKind.GNSS_RECEIVER, name=name
+            ),
         )
         vehicles.append({"id": str(device.id), "token": device.token, "name": name})
     return {
@@ -279,9 +285,9 @@ def _next_local_hour(now: datetime) -> datetime:
 
 async def _demo_driver(ctx: Ctx, lot_id: uuid.UUID) -> dict[str, Any]:
     """A driver with a plate, a booking an hour ahead and a cloud-RTK receiver in the car."""
-    creds = await registry.register_driver(ctx, DEMO_DRIVER_NAME, DEMO_DRIVER_PHONE)
-    driver = Principal("driver", creds.id)
-    plate, _ = await registry.add_plate(ctx, driver, DEMO_PLATE)
+    creds = await identity.register_driver(ctx, DEMO_DRIVER_NAME, DEMO_DRIVER_PHONE)
+    driver = Principal(Role.DRIVER, creds.id)
+    plate, _ = await identity.add_plate(ctx, driver, DEMO_PLATE)
     start = _next_local_hour(ctx.now) + timedelta(hours=1)
     booking, _ = await bookings.create_booking(
         ctx,
@@ -289,7 +295,7 @@ async def _demo_driver(ctx: Ctx, lot_id: uuid.UUID) -> dict[str, Any]:
         BookingIn(lot_id=lot_id, start=start, end=start + timedelta(hours=2), plate=DEMO_PLATE),
         None,
     )
-    receiver = await registry.create_receiver(
+    receiver = await identity.create_receiver(
         ctx, driver, ReceiverIn(plate=DEMO_PLATE, name="Demo car, raw observations (cloud RTK)")
     )
     return {
@@ -309,15 +315,15 @@ async def _demo_ntrip(ctx: Ctx, operator_id: uuid.UUID) -> dict[str, Any]:
     bases = []
     for name, identifier in DEMO_MOUNTS:
         password = secrets.token_urlsafe(12)
-        await ntrip_accounts.add_mount(ctx.db, name, password, identifier=identifier, operator_id=operator_id)
+        await ntrip.create_mount(ctx, Principal(Role.OPERATOR, operator_id), name, password, identifier)
         bases.append({"mount": name, "password": password})
     users = []
     for name in (*DEMO_NTRIP_USERS, CLOUD_RTK_USER):
         password = secrets.token_urlsafe(12)
-        await ntrip_accounts.add_user(ctx.db, name, password)
+        await ntrip.create_user(ctx, ADMIN, name, password)
         users.append({"name": name, "password": password})
     return {"bases": bases, "users": users[:-1], "cloud_rtk": users[-1]}
 
 
 async def is_loaded(ctx: Ctx) -> bool:
-    return any(lot.name == LOTS[0].name for lot in await repo.lots_of_operator(ctx.db, None))
+    return any(lot.name == LOTS[0].name for lot in await lots.all_lots(ctx))

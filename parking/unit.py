@@ -1,27 +1,60 @@
 """One unit of work: a session, one clock reading, commit before anyone is told it worked.
 
-Shared by every entry point (HTTP requests, the receivers' TCP listener, MQTT): the data is
-committed before the caller hears success, then the live availability of the lots the work
-touched is refreshed.
+Shared by every entry point (HTTP requests, the receivers' TCP listener, MQTT, the CLI) and by
+every room of the parking domain and the trip planner: the data is committed before the caller
+hears success, then the live availability of the lots the work touched is refreshed and the
+other follow-ups run.
+
+One clock reading per unit keeps its decisions consistent (a booking checked and priced at the
+same instant).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import is_connection_error
+from core.db import is_connection_error, utcnow
 from core.errors import Unavailable
 from core.settings import Settings
-from parking.availability import LiveAvailability
-from parking.context import Ctx
+
+
+@dataclass
+class Ctx:
+    db: AsyncSession
+    settings: Settings
+    now: datetime = field(default_factory=utcnow)
+    # lots whose live availability must be refreshed once the transaction has committed
+    changed_lots: set[uuid.UUID] = field(default_factory=set)
+    lots_changed: bool = False  # lot metadata (name, place, tariff...) changed: search caches reload
+    # work that must only follow a successful commit (counters of what was stored)
+    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    @property
+    def plate_key(self) -> bytes:
+        return self.settings.plate_hash_key.encode()
+
+    async def flush(self) -> None:
+        """Send pending changes (constraints are checked now); the commit stays the unit's."""
+        await self.db.flush()
+
+
+class LotRefresher(Protocol):
+    """Who keeps the live availability in step (the availability room's ``LiveAvailability``)."""
+
+    async def refresh(self, db: AsyncSession, lot_ids: Sequence[uuid.UUID], now: datetime) -> None: ...
+    async def bump_directory(self) -> None: ...
 
 
 @asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, live: LiveAvailability
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, live: LotRefresher
 ) -> AsyncIterator[Ctx]:
     db = sessionmaker()
     try:
@@ -50,3 +83,19 @@ async def unit_of_work(
         # (greenlet-hopping) close of a session that holds nothing.
         if db.in_transaction() or db.sync_session.identity_map:
             await db.close()
+
+
+@asynccontextmanager
+async def transaction(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings
+) -> AsyncIterator[Ctx]:
+    """A unit of work outside requests (CLI, demo load, background jobs): commit on success,
+    roll back on error; no live refresh (the serving process rebuilds it)."""
+    async with sessionmaker() as db:
+        ctx = Ctx(db=db, settings=settings)
+        try:
+            yield ctx
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise

@@ -19,17 +19,13 @@ import httpx
 import pytest
 import redis
 import uvicorn
-from sqlalchemy import create_engine, text
+from sqlalchemy import MetaData, create_engine, text
 
-import parking.models  # noqa: F401  (registers every table for the wipe)
 from api.app import create_app
 from core import migrate
-from core.db import Base
 from core.settings import Settings
 from maas.network import import_network
 from tests.support import ADMIN_TOKEN, IN_CI, PG_URL, REDIS_URL, Client
-
-TABLES = [t.name for t in reversed(Base.metadata.sorted_tables)]  # children first
 
 
 @dataclass(frozen=True)
@@ -73,18 +69,25 @@ def backend(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return chosen
 
 
+def _tables(engine: Any) -> list[str]:
+    """The schema's tables as the migrations made them, children first (Alembic's own excepted)."""
+    meta = MetaData()
+    meta.reflect(engine)
+    return [t.name for t in reversed(meta.sorted_tables) if t.name != "alembic_version"]
+
+
 def _wipe(backend: Backend) -> None:
     if backend.is_postgres:
         engine = create_engine(backend.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
         with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {', '.join(TABLES)} CASCADE"))
+            conn.execute(text(f"TRUNCATE {', '.join(_tables(conn))} CASCADE"))
         engine.dispose()
         assert backend.redis_url is not None
         redis.Redis.from_url(backend.redis_url).flushdb()
     else:
         engine = create_engine(backend.database_url)
         with engine.begin() as conn:
-            for table in TABLES:
+            for table in _tables(conn):
                 conn.execute(text(f"DELETE FROM {table}"))
         engine.dispose()
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.deps import Caller, CtxDep, LiveDep
-from parking import registry
-from parking.access import require
-from parking.schemas import Credentials, OperatorIn
+from parking.identity import service as identity
+from parking.identity.access import require
+from parking.identity.schemas import Credentials, OperatorIn, Role
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -13,10 +13,10 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 @router.post("/operators", status_code=status.HTTP_201_CREATED, response_model=Credentials)
 async def create_operator(body: OperatorIn, ctx: CtxDep, caller: Caller) -> Credentials:
     """Create a parking operator; its token is shown once."""
-    return await registry.create_operator(ctx, caller, body.name)
+    return await identity.create_operator(ctx, caller, body.name)
 
 
 @router.post("/live/rebuild", summary="Rebuild the live store from the database")
 async def rebuild_live(ctx: CtxDep, caller: Caller, live: LiveDep) -> dict[str, int]:
-    require(caller, "admin")
+    require(caller, Role.ADMIN)
     return {"lots": await live.rebuild(ctx.db, ctx.now)}

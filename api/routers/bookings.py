@@ -6,9 +6,8 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Response, status
 
 from api.deps import Caller, CtxDep
-from parking import bookings
-from parking.bookings import booking_out
-from parking.schemas import BookingIn, BookingOut
+from parking.bookings import service as bookings
+from parking.bookings.schemas import BookingIn, BookingOut
 
 router = APIRouter(prefix="/v1/bookings", tags=["bookings"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=128)]
@@ -34,15 +33,15 @@ async def create_booking(
     booking, created = await bookings.create_booking(ctx, caller, body, idempotency_key)
     if not created:
         response.status_code = status.HTTP_200_OK
-    return booking_out(booking)
+    return booking
 
 
 @router.get("/{booking_id}", response_model=BookingOut)
 async def get_booking(booking_id: uuid.UUID, ctx: CtxDep, caller: Caller) -> BookingOut:
-    return booking_out(await bookings.own_booking(ctx, caller, booking_id))
+    return await bookings.get_booking(ctx, caller, booking_id)
 
 
 @router.post("/{booking_id}/cancel", response_model=BookingOut)
 async def cancel_booking(booking_id: uuid.UUID, ctx: CtxDep, caller: Caller) -> BookingOut:
     """Cancel; free of charge before the start, the booking's price after it."""
-    return booking_out(await bookings.cancel_booking(ctx, caller, booking_id))
+    return await bookings.cancel_booking(ctx, caller, booking_id)

@@ -1,14 +1,16 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Response, status
 
 from api.deps import Caller, CtxDep
 from hardware.anpr import from_openalpr
-from parking import events
-from parking.access import require_device
-from parking.schemas import AnprEventIn, AnprResult, OccupancyEventIn, OccupancyResult
+from parking.availability.service import space_state_now
+from parking.events import service as events
+from parking.events.schemas import AnprEventIn, AnprResult, Direction, OccupancyEventIn, OccupancyResult
+from parking.identity.access import require_device
+from parking.identity.schemas import DeviceKind
 
 router = APIRouter(prefix="/v1/devices", tags=["devices"])
 REPLAY: dict[int | str, dict[str, Any]] = {
@@ -17,7 +19,7 @@ REPLAY: dict[int | str, dict[str, Any]] = {
 
 
 async def _anpr(ctx: CtxDep, caller: Caller, event: AnprEventIn, response: Response) -> AnprResult:
-    lot_id = require_device(caller, "anpr_camera")
+    lot_id = require_device(caller, DeviceKind.ANPR_CAMERA)
     assert caller.id is not None
     outcome = await events.ingest_anpr(ctx, lot_id, caller.id, event)
     if not outcome.created:
@@ -42,7 +44,7 @@ async def anpr_openalpr(
     ctx: CtxDep,
     caller: Caller,
     response: Response,
-    direction: Annotated[Literal["in", "out"], Query(description="the lane this camera watches")] = "in",
+    direction: Annotated[Direction, Query(description="the lane this camera watches")] = Direction.IN,
 ) -> AnprResult:
     """The same, from an OpenALPR / Rekor Scout webhook (alpr_group or alpr_results)."""
     return await _anpr(ctx, caller, from_openalpr(body, direction), response)
@@ -58,7 +60,7 @@ async def occupancy(
     body: OccupancyEventIn, ctx: CtxDep, caller: Caller, response: Response
 ) -> OccupancyResult:
     """An in-space sensor reading; an event older than the space's state never overwrites it."""
-    lot_id = require_device(caller, "occupancy_sensor", "gnss_receiver")
+    lot_id = require_device(caller, DeviceKind.OCCUPANCY_SENSOR, DeviceKind.GNSS_RECEIVER)
     outcome = await events.ingest_occupancy(ctx, lot_id, caller.id, body)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
@@ -66,5 +68,5 @@ async def occupancy(
     return OccupancyResult(
         space_id=outcome.space_id,
         applied=outcome.applied,
-        state=await events.space_state_now(ctx, outcome.space_id),
+        state=await space_state_now(ctx, outcome.space_id),
     )

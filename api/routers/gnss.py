@@ -9,8 +9,11 @@ from fastapi import APIRouter, Body, Query, Request, status
 
 from api.deps import Caller, CtxDep, StateDep
 from core.errors import Invalid
-from parking import positions, registry
-from parking.schemas import AwareDatetime, Credentials, NmeaIngestResult, ReceiverIn, ReceiverOut
+from parking.identity import service as identity
+from parking.identity.schemas import Credentials, ReceiverIn, ReceiverOut
+from parking.tracks import service as positions
+from parking.tracks.schemas import NmeaIngestResult
+from parking.types import AwareDatetime
 
 router = APIRouter(tags=["gnss"])
 MAX_BODY = 1 << 20
@@ -65,15 +68,12 @@ async def post_nmea(request: Request, ctx: CtxDep, caller: Caller, state: StateD
 @router.post("/v1/me/receivers", status_code=status.HTTP_201_CREATED, response_model=Credentials)
 async def add_receiver(body: Annotated[ReceiverIn, Body()], ctx: CtxDep, caller: Caller) -> Credentials:
     """Register the receiver in one of your vehicles; its token posts to ``/v1/gnss/nmea``."""
-    return await registry.create_receiver(ctx, caller, body)
+    return await identity.create_receiver(ctx, caller, body)
 
 
 @router.get("/v1/me/receivers", response_model=list[ReceiverOut])
 async def my_receivers(ctx: CtxDep, caller: Caller) -> Any:
-    return [
-        ReceiverOut(id=r.id, plate=r.plate, name=r.name, created_at=r.created_at)
-        for r in await registry.driver_receivers(ctx, caller)
-    ]
+    return await identity.driver_receivers(ctx, caller)
 
 
 @router.get("/v1/me/receivers/{receiver_id}/track", summary="Track of your vehicle's receiver (GeoJSON)")

@@ -4,12 +4,12 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from api.deps import StateDep
 from api.state import app_state
-from core.db import is_connection_error
-from parking import ntrip_operator, positions
+from core.db import is_connection_error, ping
+from parking.ntrip import live as ntrip_live
+from parking.tracks import service as positions
 
 router = APIRouter(tags=["health"])
 
@@ -27,8 +27,7 @@ async def healthz() -> dict[str, str]:
 async def readyz(state: StateDep, response: Response) -> dict[str, object]:
     database = "ok"
     try:
-        async with state.engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
+        await ping(state.engine)
     except Exception as exc:
         if not is_connection_error(exc):
             raise
@@ -50,7 +49,7 @@ async def metrics(request: Request) -> Response:
     """This worker's HTTP metrics, plus what the live store holds for the whole district: the
     NTRIP caster's mounts (its live snapshot) and the stored GNSS fixes by quality."""
     store = app_state(request).live_store
-    snapshot = await ntrip_operator.live_snapshot(store)
+    snapshot = await ntrip_live.live_snapshot(store)
     fixes = await positions.stored_fix_counts(store)
     text = ntrip_metrics(snapshot) + fix_metrics(fixes)
     return Response(generate_latest() + text.encode(), media_type=CONTENT_TYPE_LATEST)

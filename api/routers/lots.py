@@ -4,7 +4,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Literal
+from typing import Annotated
 
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -13,10 +13,12 @@ from fastapi.responses import StreamingResponse
 from api.deps import BearerDep, Caller, CtxDep, LiveDep, resolve_principal, unit_of_work
 from api.state import app_state
 from core.live import LiveStoreUnavailable
-from parking import registry, search
-from parking.availability import lot_channel
-from parking.context import Ctx
-from parking.schemas import AwareDatetime, GuidanceHit, LotDetail, LotSearchResult, SpaceOut
+from parking.availability.service import lot_channel
+from parking.lots.schemas import LotKind, SpaceKind, SpaceOut
+from parking.search import service as search
+from parking.search.schemas import GuidanceHit, LotDetail, LotSearchResult
+from parking.types import AwareDatetime
+from parking.unit import Ctx
 
 router = APIRouter(prefix="/v1/lots", tags=["lots"])
 HEARTBEAT_S = 15.0
@@ -30,7 +32,7 @@ async def search_lots(
     lon: Annotated[float, Query(ge=-180, le=180)],
     radius_m: Annotated[float, Query(gt=0, le=50_000)] = 1000,
     at: AwareDatetime | None = None,
-    kind: Literal["garage", "surface", "on_street", "residential_shared"] | None = None,
+    kind: LotKind | None = None,
 ) -> Response:
     """Lots within ``radius_m`` by distance, with free spaces and the hourly price at ``at``."""
     # The hottest read of the API: one dependency instead of five (each costs per request).
@@ -54,8 +56,7 @@ async def get_lot(
 
 @router.get("/{lot_id}/spaces", response_model=list[SpaceOut])
 async def lot_spaces(lot_id: uuid.UUID, ctx: CtxDep, caller: Caller) -> list[SpaceOut]:
-    lot = await search.get_lot_or_404(ctx, lot_id)
-    return await registry.lot_spaces(ctx, lot)
+    return await search.spaces(ctx, lot_id)
 
 
 @router.get("/{lot_id}/guidance", response_model=list[GuidanceHit])
@@ -65,7 +66,7 @@ async def guidance(
     caller: Caller,
     lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
     lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
-    kind: Literal["standard", "ev", "accessible"] | None = None,
+    kind: SpaceKind | None = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
 ) -> list[GuidanceHit]:
     """The nearest free spaces to drive to, from the driver's position or the lot's centre."""
@@ -79,7 +80,7 @@ async def guidance(
 )
 async def live_stream(lot_id: uuid.UUID, request: Request, ctx: CtxDep, caller: Caller) -> StreamingResponse:
     """Server-sent events: an ``availability`` event now and on every change of the lot."""
-    await search.get_lot_or_404(ctx, lot_id)
+    await search.require_lot(ctx, lot_id)
     return StreamingResponse(
         _events(request, lot_id),
         media_type="text/event-stream",
@@ -94,10 +95,7 @@ def _sse(event: str, data: object) -> bytes:
 async def _snapshot(request: Request, lot_id: uuid.UUID) -> dict[str, object]:
     state = app_state(request)
     async with state.sessionmaker() as db:
-        ctx = Ctx(db=db, settings=state.settings)
-        lot = await search.get_lot_or_404(ctx, lot_id)
-        snapshot = (await state.live.read(db, [lot], ctx.now))[lot.id]
-    return {"lot_id": str(lot_id), **snapshot}
+        return await search.lot_snapshot(Ctx(db=db, settings=state.settings), state.live, lot_id)
 
 
 async def _events(request: Request, lot_id: uuid.UUID) -> AsyncIterator[bytes]:

@@ -10,15 +10,16 @@ from api.deps import Caller, CtxDep, StateDep
 from api.state import AppState
 from api.web.render import page
 from core.errors import Forbidden, Invalid, NotFound, Unavailable
-from parking import payments, sessions
-from parking.payments import (
+from parking.sessions import payments
+from parking.sessions import service as sessions
+from parking.sessions.payments import (
     SANDBOX_CHECKOUT_PATH,
     SIGNATURE_HEADER,
     PaymentProvider,
     SandboxProvider,
     payment_out,
 )
-from parking.schemas import PaymentOut, SessionOut
+from parking.sessions.schemas import PaymentOut, SessionOut
 
 router = APIRouter(tags=["sessions and payments"])
 
@@ -26,8 +27,7 @@ router = APIRouter(tags=["sessions and payments"])
 @router.get("/v1/sessions/{session_id}", response_model=SessionOut)
 async def get_session(session_id: uuid.UUID, ctx: CtxDep, caller: Caller) -> SessionOut:
     """A parking session with its running fee until exit."""
-    parking = await sessions.visible_session(ctx, caller, session_id)
-    return (await sessions.render(ctx, [parking]))[0]
+    return await sessions.visible_session_out(ctx, caller, session_id)
 
 
 @router.post(

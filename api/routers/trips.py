@@ -9,8 +9,7 @@ from api.routers.bookings import IdempotencyKey
 from maas import service
 from maas.planner import Point
 from maas.schemas import BookItineraryIn, PlanIn, PlanOut
-from parking.bookings import booking_out
-from parking.schemas import BookingOut
+from parking.bookings.schemas import BookingOut
 
 router = APIRouter(prefix="/v1/trips", tags=["trips"])
 
@@ -63,4 +62,4 @@ async def book(
     )
     if not created:
         response.status_code = status.HTTP_200_OK
-    return booking_out(booking)
+    return booking

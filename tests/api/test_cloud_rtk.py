@@ -34,8 +34,10 @@ from hardware.cloud_rtk import CloudRtk
 from hardware.gnss_listener import ReceiverListener
 from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import SourceRefused, open_source
-from parking import ntrip_accounts
-from parking.ntrip_accounts import DatabaseAccounts
+from parking.identity.access import ADMIN
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.unit import transaction
 from tests.api.test_gnss import roadside
 from tests.api.test_ntrip import _free_port, wait_for
 from tests.support import Client
@@ -62,10 +64,9 @@ async def test_rover_raw_rtcm_is_solved_against_the_nearest_base_and_stored(
 ) -> None:
     op, _, rx = await roadside(client)
     state = client.app.state.beidou
-    async with state.sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "HIROSHIMA", "base-secret")
-        await ntrip_accounts.add_user(db, "cloud-rtk", "cloud-secret")
-        await db.commit()
+    async with transaction(state.sessionmaker, state.settings) as ctx:
+        await ntrip.create_mount(ctx, ADMIN, "HIROSHIMA", "base-secret")
+        await ntrip.create_user(ctx, ADMIN, "cloud-rtk", "cloud-secret")
     caster = Caster(DatabaseAccounts(state.sessionmaker), head_timeout_s=2.0, nearest=NearestPolicy())
     caster_port, listener_port = _free_port(), _free_port()
     pool = RtkPool(1)

@@ -107,7 +107,7 @@ async def test_tokens_are_stored_hashed(client: Client, backend: object) -> None
     op = await client.operator()
     from sqlalchemy import select
 
-    from parking.models import Operator
+    from parking.identity.models import Operator
 
     async with client.app.state.beidou.sessionmaker() as db:
         stored = (await db.scalars(select(Operator.token_hash))).all()

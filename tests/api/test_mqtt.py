@@ -69,7 +69,7 @@ async def test_mqtt_occupancy_through_the_broker(make_client: Any) -> None:
     assert await _space_state(client, op.h, lot["id"], "S00") == "free"
     from sqlalchemy import func, select
 
-    from parking.models import OccupancyEvent
+    from parking.events.models import OccupancyEvent
 
     async with client.app.state.beidou.sessionmaker() as db:
         count = await db.scalar(select(func.count()).select_from(OccupancyEvent))

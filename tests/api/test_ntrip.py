@@ -23,8 +23,10 @@ from gnss.ntrip.caster import Caster
 from gnss.ntrip.protocol import ChunkDecoder
 from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import SourceRefused, open_source, push
-from parking import ntrip_accounts
-from parking.ntrip_accounts import DatabaseAccounts
+from parking.identity.access import ADMIN
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.unit import transaction
 from tests.support import Client
 
 RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
@@ -46,12 +48,11 @@ async def serving_caster(client: Client, **timeouts: float) -> AsyncIterator[tup
     """A caster on a free loopback port, its accounts in the client's database: mounts YANGPU1
     and TONGJI, users ``rover`` (every mount) and ``limited`` (TONGJI only)."""
     sessionmaker = client.app.state.beidou.sessionmaker
-    async with sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "YANGPU1", "base-secret", identifier="Yangpu Riverside")
-        await ntrip_accounts.add_mount(db, "TONGJI", "tongji-secret")
-        await ntrip_accounts.add_user(db, "rover", "rover-secret")
-        await ntrip_accounts.add_user(db, "limited", "limited-secret", mounts=["TONGJI"])
-        await db.commit()
+    async with transaction(sessionmaker, client.app.state.beidou.settings) as ctx:
+        await ntrip.create_mount(ctx, ADMIN, "YANGPU1", "base-secret", "Yangpu Riverside")
+        await ntrip.create_mount(ctx, ADMIN, "TONGJI", "tongji-secret")
+        await ntrip.create_user(ctx, ADMIN, "rover", "rover-secret")
+        await ntrip.create_user(ctx, ADMIN, "limited", "limited-secret", ["TONGJI"])
     caster = Caster(DatabaseAccounts(sessionmaker), **timeouts)
     port = _free_port()
     server = await caster.serve("127.0.0.1", port)
@@ -294,9 +295,8 @@ async def test_malformed_requests_are_answered_or_closed_without_disturbing_clie
 
 async def test_a_base_station_keeps_pushing_across_a_caster_restart(client: Client) -> None:
     sessionmaker = client.app.state.beidou.sessionmaker
-    async with sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "YANGPU1", "base-secret")
-        await db.commit()
+    async with transaction(sessionmaker, client.app.state.beidou.settings) as ctx:
+        await ntrip.create_mount(ctx, ADMIN, "YANGPU1", "base-secret")
     port = _free_port()
     first = Caster(DatabaseAccounts(sessionmaker))
     server = await first.serve("127.0.0.1", port)

@@ -18,8 +18,8 @@ from typer.testing import CliRunner
 from api.cli import app as cli
 from gnss.ntrip.caster import Caster
 from hardware.ntrip_source import open_source
-from parking.ntrip_accounts import DatabaseAccounts
-from parking.ntrip_operator import SNAPSHOT_KEY, SNAPSHOT_STALE_S, publish_caster_state
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.ntrip.live import SNAPSHOT_KEY, SNAPSHOT_STALE_S, publish_caster_state
 from tests.support import Client
 
 CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"

@@ -30,8 +30,10 @@ from gnss.ntrip.nearest import NearestPolicy, choose_base, distance_m, is_live, 
 from gnss.ntrip.protocol import ChunkDecoder
 from gnss.rtcm.framing import RtcmFramer
 from hardware.ntrip_source import SourceRefused, open_source
-from parking import ntrip_accounts
-from parking.ntrip_accounts import DatabaseAccounts
+from parking.identity.access import ADMIN
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.unit import transaction
 from tests.api.test_ntrip import _free_port, basic, get, pyrtcm_frames, read_body, wait_for
 from tests.support import Client
 
@@ -222,12 +224,11 @@ class Rover:
 @pytest.fixture
 async def nearest(client: Client) -> AsyncIterator[tuple[Caster, int, Base, Base]]:
     sessionmaker = client.app.state.beidou.sessionmaker
-    async with sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "HIROSHIMA", "hiroshima-secret")
-        await ntrip_accounts.add_mount(db, "CHUBU", "chubu-secret")
-        await ntrip_accounts.add_user(db, "rover", "rover-secret")
-        await ntrip_accounts.add_user(db, "limited", "limited-secret", mounts=["CHUBU"])
-        await db.commit()
+    async with transaction(sessionmaker, client.app.state.beidou.settings) as ctx:
+        await ntrip.create_mount(ctx, ADMIN, "HIROSHIMA", "hiroshima-secret")
+        await ntrip.create_mount(ctx, ADMIN, "CHUBU", "chubu-secret")
+        await ntrip.create_user(ctx, ADMIN, "rover", "rover-secret")
+        await ntrip.create_user(ctx, ADMIN, "limited", "limited-secret", ["CHUBU"])
     caster = Caster(DatabaseAccounts(sessionmaker), head_timeout_s=1.0, nearest=POLICY)
     port = _free_port()
     server = await caster.serve("127.0.0.1", port)

@@ -19,8 +19,10 @@ from gnss.ntrip.caster import Caster
 from gnss.ntrip.sourcetable import MountInfo
 from gnss.ntrip.upstream import Upstream, backoff_delay, parse_mirror, request_head
 from hardware.ntrip_source import SourceRefused, open_source
-from parking import ntrip_accounts
-from parking.ntrip_accounts import DatabaseAccounts
+from parking.identity.access import ADMIN
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.unit import transaction
 from tests.api.test_ntrip import CAPTURE, _free_port, basic, collect, get, pyrtcm_frames, read_body, wait_for
 from tests.support import Client
 
@@ -99,12 +101,11 @@ class UpstreamCaster:
 @pytest.fixture
 async def local(client: Client) -> AsyncIterator[tuple[Caster, int]]:
     sessionmaker = client.app.state.beidou.sessionmaker
-    async with sessionmaker() as db:
-        await ntrip_accounts.add_mount(db, "YANGPU1", "base-secret")
-        await ntrip_accounts.add_user(db, "rover", "rover-secret")
-        await ntrip_accounts.add_user(db, "limited", "limited-secret", mounts=["YANGPU1"])
-        await ntrip_accounts.add_user(db, "mirrored", "mirrored-secret", mounts=["MIRROR"])
-        await db.commit()
+    async with transaction(sessionmaker, client.app.state.beidou.settings) as ctx:
+        await ntrip.create_mount(ctx, ADMIN, "YANGPU1", "base-secret")
+        await ntrip.create_user(ctx, ADMIN, "rover", "rover-secret")
+        await ntrip.create_user(ctx, ADMIN, "limited", "limited-secret", ["YANGPU1"])
+        await ntrip.create_user(ctx, ADMIN, "mirrored", "mirrored-secret", ["MIRROR"])
     caster = Caster(DatabaseAccounts(sessionmaker), head_timeout_s=1.0)
     port = _free_port()
     server = await caster.serve("127.0.0.1", port)

@@ -7,7 +7,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from parking.payments import SIGNATURE_HEADER, SandboxProvider
+from parking.sessions.payments import SIGNATURE_HEADER, SandboxProvider
 from tests.support import Actor, Client, now_utc
 
 SANDBOX = SandboxProvider("test-sandbox-secret")

@@ -8,10 +8,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from parking import privacy
-from parking.context import Ctx
-from parking.models import AnprEvent, ParkingSession
-from parking.plates import plate_hash
+from parking.events.models import AnprEvent
+from parking.identity.plates import plate_hash
+from parking.privacy import service as privacy
+from parking.sessions.models import ParkingSession
+from parking.unit import Ctx
 from tests.support import Client, now_utc
 
 

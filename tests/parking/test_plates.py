@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from core.errors import Invalid
-from parking.plates import PROVINCES, is_new_energy, mask_plate, normalize_plate, plate_hash
+from parking.identity.plates import PROVINCES, is_new_energy, mask_plate, normalize_plate, plate_hash
 
 
 @pytest.mark.parametrize(

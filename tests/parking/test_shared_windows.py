@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from parking.shared import covers, open_at, openings
+from parking.lots.sharing import covers, open_at, openings
 
 
 def sh(text: str) -> datetime:

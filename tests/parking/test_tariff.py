@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import Invalid
-from parking.tariff import SHANGHAI, Band, Tariff, fee_fen, price_fen_per_hour
+from parking.lots.tariff import SHANGHAI, Band, Tariff, fee_fen, price_fen_per_hour
 
 T_JSON: dict[str, Any] = {
     "free_minutes": 15,

@@ -1,0 +1,130 @@
+"""Every query of the bookings room (free spaces for a window join the lots room's spaces)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db import insert_unless_conflict
+from parking.bookings.models import Booking
+from parking.bookings.schemas import LIVE_BOOKING, BookingStatus
+from parking.lots.models import Space
+
+
+async def insert_booking(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """False when the database refused it: the exclusion constraint (a concurrent booking of the
+    space won) or the driver's idempotency key."""
+    return await insert_unless_conflict(session, Booking, values)
+
+
+async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:
+    return await session.get(Booking, booking_id)
+
+
+async def booking_by_key(session: AsyncSession, driver_id: uuid.UUID, key: str) -> Booking | None:
+    return await session.scalar(
+        select(Booking).where(Booking.driver_id == driver_id, Booking.idempotency_key == key)
+    )
+
+
+async def live_bookings_overlapping(
+    session: AsyncSession, lot_id: uuid.UUID, start: datetime, end: datetime
+) -> Sequence[Booking]:
+    result = await session.scalars(
+        select(Booking).where(
+            Booking.lot_id == lot_id,
+            Booking.status.in_(LIVE_BOOKING),
+            Booking.start_ts < end,
+            Booking.end_ts > start,
+        )
+    )
+    return result.all()
+
+
+async def bookings_of_driver(session: AsyncSession, driver_id: uuid.UUID, limit: int) -> Sequence[Booking]:
+    result = await session.scalars(
+        select(Booking).where(Booking.driver_id == driver_id).order_by(Booking.start_ts.desc()).limit(limit)
+    )
+    return result.all()
+
+
+async def free_spaces_for(
+    session: AsyncSession,
+    lot_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    *,
+    kind: str | None,
+    skip_occupied: bool,
+    limit: int | None,
+) -> Sequence[Space]:
+    """Bookable spaces of a lot with no live booking overlapping ``[start, end)``, in code order."""
+    overlapping = (
+        select(Booking.id)
+        .where(
+            Booking.space_id == Space.id,
+            Booking.status.in_(LIVE_BOOKING),
+            Booking.start_ts < end,
+            Booking.end_ts > start,
+        )
+        .exists()
+    )
+    query = select(Space).where(
+        Space.lot_id == lot_id, Space.bookable.is_(True), Space.out_of_service.is_(False), ~overlapping
+    )
+    if kind is not None:
+        query = query.where(Space.kind == kind)
+    if skip_occupied:
+        query = query.where(Space.occupied.is_(False))
+    query = query.order_by(Space.code)
+    if limit is not None:
+        query = query.limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def checkin_candidate(
+    session: AsyncSession,
+    lot_id: uuid.UUID,
+    plate: str,
+    earliest_start: datetime,
+    latest_start: datetime,
+    *,
+    space_id: uuid.UUID | None = None,
+) -> Booking | None:
+    """A confirmed booking of this plate (at this lot, or on this space) whose start lies in
+    ``[earliest_start, latest_start]``: the one an arrival checks in."""
+    query = select(Booking).where(
+        Booking.lot_id == lot_id,
+        Booking.plate == plate,
+        Booking.status == BookingStatus.CONFIRMED,
+        Booking.start_ts >= earliest_start,
+        Booking.start_ts <= latest_start,
+    )
+    if space_id is not None:
+        query = query.where(Booking.space_id == space_id)
+    return await session.scalar(query.order_by(Booking.start_ts).limit(1))
+
+
+async def overdue_bookings(session: AsyncSession, start_before: datetime) -> Sequence[Booking]:
+    result = await session.scalars(
+        select(Booking)
+        .where(Booking.status == BookingStatus.CONFIRMED, Booking.start_ts < start_before)
+        .with_for_update(skip_locked=True)
+    )
+    return result.all()
+
+
+async def purgeable_bookings(session: AsyncSession, before: datetime) -> Sequence[Booking]:
+    result = await session.scalars(
+        select(Booking).where(
+            Booking.plate.is_not(None),
+            Booking.end_ts < before,
+            Booking.status.not_in(LIVE_BOOKING),
+        )
+    )
+    return result.all()

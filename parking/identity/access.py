@@ -1,0 +1,144 @@
+"""Who is calling, and what they may touch.
+
+Tenancy rules live here rather than in routers so every entry point (HTTP, MQTT, TCP, CLI) applies
+the same ones. Resources of another tenant answer ``NotFound`` (not ``Forbidden``) so their
+existence does not leak.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from core.errors import Forbidden, Unauthenticated
+from core.security import hash_token, role_of, same_secret
+from parking.identity import repository as repo
+from parking.identity.schemas import DeviceKind, Role
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    role: Role
+    id: uuid.UUID | None = None
+    lot_id: uuid.UUID | None = None
+    operator_id: uuid.UUID | None = None
+    device_kind: str | None = None
+    driver_id: uuid.UUID | None = None  # a vehicle receiver's owner
+    plate: str | None = None  # the plate a vehicle receiver is bound to
+
+    @property
+    def key(self) -> str:
+        return f"{self.role}:{self.id}"
+
+
+ADMIN = Principal(role=Role.ADMIN)
+
+
+class TokenCache:
+    """Short-lived memo of token digest -> principal, so hot read paths skip one query.
+
+    Entries live a few seconds: long enough to matter under load, short enough that a revoked
+    credential stops working quickly.
+    """
+
+    def __init__(self, ttl_s: float = 5.0, max_entries: int = 10_000) -> None:
+        self._ttl = ttl_s
+        self._max = max_entries
+        self._entries: dict[str, tuple[float, Principal]] = {}
+
+    def get(self, digest: str) -> Principal | None:
+        hit = self._entries.get(digest)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, digest: str, principal: Principal) -> None:
+        if len(self._entries) >= self._max:
+            self._entries.clear()
+        self._entries[digest] = (time.monotonic() + self._ttl, principal)
+
+
+def known_principal(token: str | None, *, admin_token: str | None, cache: TokenCache) -> Principal | None:
+    """The caller if it can be told without the database (the admin, or a recently seen token)."""
+    if not token:
+        raise Unauthenticated("missing bearer token")
+    if admin_token and same_secret(token, admin_token):
+        return ADMIN
+    return cache.get(hash_token(token))
+
+
+async def authenticate(
+    session: AsyncSession, token: str | None, *, admin_token: str | None, cache: TokenCache
+) -> Principal:
+    if (known := known_principal(token, admin_token=admin_token, cache=cache)) is not None:
+        return known
+    assert token is not None
+    digest = hash_token(token)
+    principal = await _lookup(session, role_of(token), digest)
+    if principal is None:
+        raise Unauthenticated("invalid bearer token")
+    cache.put(digest, principal)
+    return principal
+
+
+async def _lookup(session: AsyncSession, role: str | None, digest: str) -> Principal | None:
+    if role == Role.OPERATOR:
+        operator = await repo.operator_by_token(session, digest)
+        return Principal(Role.OPERATOR, operator.id) if operator else None
+    if role == Role.DRIVER:
+        driver = await repo.driver_by_token(session, digest)
+        return Principal(Role.DRIVER, driver.id) if driver else None
+    if role == Role.DEVICE:
+        device = await repo.device_by_token(session, digest)
+        if device is None:
+            receiver = await repo.receiver_by_token(session, digest)
+            if receiver is None:
+                return None
+            return Principal(
+                Role.DEVICE,
+                receiver.id,
+                device_kind=DeviceKind.GNSS_RECEIVER,
+                driver_id=receiver.driver_id,
+                plate=receiver.plate,
+            )
+        return Principal(
+            Role.DEVICE,
+            device.id,
+            lot_id=device.lot_id,
+            operator_id=device.operator_id,
+            device_kind=device.kind,
+        )
+    return None
+
+
+async def driver_token_valid(session: AsyncSession, token: str) -> bool:
+    """True for a live driver's app token (the caster's NEAREST mount takes it as a password)."""
+    return (
+        role_of(token) == Role.DRIVER and await repo.driver_by_token(session, hash_token(token)) is not None
+    )
+
+
+def require(principal: Principal, *roles: Role) -> None:
+    if principal.role not in roles:
+        raise Forbidden(f"this action is for {' or '.join(roles)} credentials")
+
+
+def operator_scope(principal: Principal) -> uuid.UUID | None:
+    """Whose lots a listing covers: the operator's own, or every lot for an admin."""
+    require(principal, Role.OPERATOR, Role.ADMIN)
+    return principal.id if principal.role == Role.OPERATOR else None
+
+
+def require_device(principal: Principal, *kinds: DeviceKind) -> uuid.UUID:
+    """The lot a device is bound to; devices of another kind are refused."""
+    require(principal, Role.DEVICE)
+    if kinds and principal.device_kind not in kinds:
+        raise Forbidden(f"this endpoint is for {' or '.join(kinds)} devices")
+    if principal.lot_id is None:  # a vehicle's receiver belongs to a driver, not to a lot
+        raise Forbidden("this device is not bound to a lot")
+    return principal.lot_id

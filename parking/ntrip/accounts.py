@@ -1,0 +1,79 @@
+"""The caster's ``Accounts``: mountpoints and rover accounts read from the platform database.
+
+The caster asks on every connection, so an account added with the CLI or the operator API works at
+once, without a restart. Verifying a scrypt hash costs ~50 ms of CPU, so a verified (account,
+password) pair is remembered for a minute - by a digest of the password, never the password
+itself - and the mount list for a second.
+
+The virtual ``NEAREST`` mount also takes a driver's app token (``dr_...``) as the password, with
+any user name: the driver app's RTK module connects without an NTRIP account of its own. The
+token is looked up on every connection (a SHA-256 digest and one indexed query), so a revoked
+token stops working at once. Ordinary mounts never accept a driver token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from core.security import hash_token, verify_password
+from gnss.ntrip.sourcetable import MountInfo
+from parking.identity.access import driver_token_valid
+from parking.ntrip import repository as repo
+
+VERIFIED_TTL_S = 60.0
+MOUNTS_TTL_S = 1.0
+DRIVER_TOKEN_MOUNTS = ("NEAREST",)  # mounts a driver's app token opens
+
+
+class DatabaseAccounts:
+    """The caster's ``Accounts``, read from the database with short-lived memos."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._verified: dict[tuple[str, str, str], float] = {}
+        self._mounts: tuple[float, list[MountInfo]] | None = None
+
+    async def mounts(self) -> list[MountInfo]:
+        now = time.monotonic()
+        if self._mounts is None or now - self._mounts[0] > MOUNTS_TTL_S:
+            async with self.sessionmaker() as db:
+                rows = await repo.mounts(db)
+            self._mounts = (now, [MountInfo(r.name, r.identifier or r.name) for r in rows])
+        return self._mounts[1]
+
+    async def source_allowed(self, mount: str, user: str | None, password: str | None) -> bool:
+        if not password:
+            return False
+        async with self.sessionmaker() as db:
+            row = await repo.mount_named(db, mount)
+        return row is not None and await self._verify(
+            ("source", mount, password), row.source_password_hash, password
+        )
+
+    async def client_allowed(self, mount: str, user: str | None, password: str | None) -> bool:
+        if mount in DRIVER_TOKEN_MOUNTS and password:
+            async with self.sessionmaker() as db:
+                if await driver_token_valid(db, password):
+                    return True
+        if not user or not password:
+            return False
+        async with self.sessionmaker() as db:
+            row = await repo.user_named(db, user)
+        if row is None or (row.mounts is not None and mount not in row.mounts):
+            return False
+        return await self._verify(("user", user, password), row.password_hash, password)
+
+    async def _verify(self, key: tuple[str, str, str], stored: str, password: str) -> bool:
+        memo = (key[0], key[1], hash_token(password + "\x00" + stored))
+        now = time.monotonic()
+        if self._verified.get(memo, 0.0) > now:
+            return True
+        ok = await asyncio.to_thread(verify_password, password, stored)  # scrypt off the loop
+        if ok:
+            if len(self._verified) > 100_000:
+                self._verified.clear()
+            self._verified[memo] = now + VERIFIED_TTL_S
+        return ok

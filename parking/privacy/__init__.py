@@ -1,0 +1,1 @@
+"""Retention: plates in clear only as long as the operation needs them."""

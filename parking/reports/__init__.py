@@ -1,0 +1,1 @@
+"""Operators' views over time: occupancy per bucket, revenue per lot and day."""

@@ -1,0 +1,25 @@
+"""What leaves the reports room."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class OccupancyBucket(BaseModel):
+    start: datetime
+    end: datetime
+    avg_occupied: float
+    max_occupied: int
+    occupancy_ratio: float
+    entries: int
+    exits: int
+
+
+class RevenueRow(BaseModel):
+    lot_id: uuid.UUID
+    day: str
+    revenue_fen: int
+    payments: int
