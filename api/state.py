@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
-
 from core.live import LiveStore
 from core.settings import Settings
 from maas.network import Network
@@ -18,6 +16,7 @@ from parking.sessions.payments import PaymentProvider
 from parking.tracks.service import PositionTracker
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.requests import HTTPConnection
 
 

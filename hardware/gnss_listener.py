@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import DomainError
 from core.live import LiveStore
@@ -36,6 +36,9 @@ from parking.availability.service import LiveAvailability
 from parking.identity.access import TokenCache, authenticate
 from parking.tracks.service import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
 from parking.unit import unit_of_work
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 log = structlog.get_logger(__name__)
 

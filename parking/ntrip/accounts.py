@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from typing import TYPE_CHECKING
 
 from core.security import hash_token, verify_password
 from gnss.ntrip.sourcetable import MountInfo
 from parking.identity.access import driver_token_valid
 from parking.ntrip import repository as repo
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 VERIFIED_TTL_S = 60.0
 MOUNTS_TTL_S = 1.0
