@@ -42,6 +42,8 @@ import redis
 from rich.console import Console
 from rich.table import Table
 
+from parking.demo import CENTRE_TARIFF
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -49,15 +51,7 @@ DB_NAME = "beidou_bench"
 DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
 CENTRE = (31.3003, 121.5136)
-TARIFF = {
-    "free_minutes": 15,
-    "unit_minutes": 30,
-    "bands": [
-        {"start": "08:00", "end": "20:00", "unit_fen": 500},
-        {"start": "20:00", "end": "08:00", "unit_fen": 200},
-    ],
-    "daily_cap_fen": 6000,
-}
+TARIFF = CENTRE_TARIFF  # the demo's tariff: one definition for demo, tests and benchmarks
 console = Console()
 
 

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+
+from parking.demo import CENTRE_TARIFF
+from parking.unit import Ctx, transaction
 
 ADMIN_TOKEN = "test-admin-token"
 PG_URL = os.environ.get("BEIDOU_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -32,15 +37,7 @@ def shared_data(*parts: str) -> Path:
 
 # --- a small vocabulary for tests -------------------------------------------------------------
 
-TARIFF = {
-    "free_minutes": 15,
-    "unit_minutes": 30,
-    "bands": [
-        {"start": "08:00", "end": "20:00", "unit_fen": 500},
-        {"start": "20:00", "end": "08:00", "unit_fen": 200},
-    ],
-    "daily_cap_fen": 6000,
-}
+TARIFF = CENTRE_TARIFF  # the demo's tariff: one definition for demo, tests and benchmarks
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -148,3 +145,11 @@ class Client:
 def window(start_in_min: float, length_min: float) -> tuple[str, str]:
     start = now_utc() + timedelta(minutes=start_in_min)
     return iso(start), iso(start + timedelta(minutes=length_min))
+
+
+@asynccontextmanager
+async def unit(client: Client) -> AsyncIterator[Ctx]:
+    """A unit of work on the client's database (committed at the end), for service-level tests."""
+    state = client.app.state.beidou
+    async with transaction(state.sessionmaker, state.settings) as ctx:
+        yield ctx

@@ -57,6 +57,7 @@ async def insert_plate(session: AsyncSession, row: Plate) -> bool:
 
 async def delete_plate(session: AsyncSession, row: Plate) -> None:
     await session.delete(row)
+    await session.flush()
 
 
 async def devices_of_operator(session: AsyncSession, operator_id: uuid.UUID) -> Sequence[Device]:

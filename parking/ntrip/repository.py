@@ -18,6 +18,7 @@ async def add(session: AsyncSession, row: NtripMount | NtripUser) -> None:
 
 async def delete(session: AsyncSession, row: NtripMount | NtripUser) -> None:
     await session.delete(row)
+    await session.flush()
 
 
 async def mount_named(session: AsyncSession, name: str) -> NtripMount | None:

@@ -144,6 +144,7 @@ async def enter(
         assert current is not None
     flags.append(SessionFlag.DUPLICATE_ENTRY)
     current.flags = [*current.flags, SessionFlag.DUPLICATE_ENTRY]
+    await ctx.flush()
     return current, False
 
 
@@ -181,4 +182,5 @@ async def leave(
     parking.status = SessionStatus.CLOSED
     if flags:
         parking.flags = [*parking.flags, *(f for f in flags if f not in parking.flags)]
+    await ctx.flush()
     return parking

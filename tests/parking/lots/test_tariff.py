@@ -17,17 +17,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core.errors import Invalid
+from parking.demo import CENTRE_TARIFF
 from parking.lots.tariff import SHANGHAI, Band, Tariff, fee_fen, price_fen_per_hour
 
-T_JSON: dict[str, Any] = {
-    "free_minutes": 15,
-    "unit_minutes": 30,
-    "bands": [
-        {"start": "08:00", "end": "20:00", "unit_fen": 500},
-        {"start": "20:00", "end": "08:00", "unit_fen": 200},
-    ],
-    "daily_cap_fen": 6000,
-}
+T_JSON = CENTRE_TARIFF  # the demo's tariff: one definition for demo, tests and benchmarks
 T = Tariff.from_dict(T_JSON)
 FLAT = {"start": "00:00", "end": "00:00", "unit_fen": 100}
 

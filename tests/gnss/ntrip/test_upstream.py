@@ -23,7 +23,16 @@ from parking.identity.access import ADMIN
 from parking.ntrip import service as ntrip
 from parking.ntrip.accounts import DatabaseAccounts
 from parking.unit import transaction
-from tests.api.test_ntrip import CAPTURE, _free_port, basic, collect, get, pyrtcm_frames, read_body, wait_for
+from tests.gnss.ntrip.test_caster import (
+    CAPTURE,
+    _free_port,
+    basic,
+    collect,
+    get,
+    pyrtcm_frames,
+    read_body,
+    wait_for,
+)
 from tests.support import Client
 
 # --- pure pieces ------------------------------------------------------------------------------

@@ -34,10 +34,10 @@ from parking.identity.access import ADMIN
 from parking.ntrip import service as ntrip
 from parking.ntrip.accounts import DatabaseAccounts
 from parking.unit import transaction
-from tests.api.test_ntrip import _free_port, basic, get, pyrtcm_frames, read_body, wait_for
+from tests.gnss.ntrip.test_caster import _free_port, basic, get, pyrtcm_frames, read_body, wait_for
 from tests.support import Client
 
-RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
+RTCM = Path(__file__).parents[2] / "data" / "gnss" / "rtcm3"
 HIROSHIMA_ARP = (34.4401, 132.4148)
 CHUBU_ARP = (35.8730, 138.3897)
 POLICY = NearestPolicy()

@@ -22,7 +22,7 @@ from parking.ntrip.accounts import DatabaseAccounts
 from parking.ntrip.live import SNAPSHOT_KEY, SNAPSHOT_STALE_S, publish_caster_state
 from tests.support import Client
 
-CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
+CAPTURE = Path(__file__).parents[2] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
 
 
 async def test_operators_manage_only_their_own_ntrip_accounts(client: Client) -> None:

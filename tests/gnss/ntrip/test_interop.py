@@ -26,10 +26,10 @@ from pygnssutils.gnssntripclient import GNSSNTRIPClient
 
 from gnss.ntrip.caster import Caster
 from hardware.ntrip_source import open_source
-from tests.api.test_ntrip import pyrtcm_frames, serving_caster, wait_for
+from tests.gnss.ntrip.test_caster import pyrtcm_frames, serving_caster, wait_for
 from tests.support import Client
 
-RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
+RTCM = Path(__file__).parents[2] / "data" / "gnss" / "rtcm3"
 NOVATEL = RTCM / "qzsl6tool_20221213-010900.rtcm"  # 1 Hz, 1 min, 769 messages, multi-GNSS MSM7 + 1005
 F9P = RTCM / "pygnssutils_pygpsdata-rtcm3.log"  # u-blox F9P base, 158 epochs, 1106 messages
 PRIMER_SOURCE = RTCM / "pyrtcm_pygpsdata-NTRIP-USCL00CHL0.log"  # primer frames come from here

@@ -38,8 +38,8 @@ from parking.identity.access import ADMIN
 from parking.ntrip import service as ntrip
 from parking.ntrip.accounts import DatabaseAccounts
 from parking.unit import transaction
-from tests.api.test_gnss import roadside
-from tests.api.test_ntrip import _free_port, wait_for
+from tests.gnss.ntrip.test_caster import _free_port, wait_for
+from tests.parking.tracks.test_tracks_api import roadside
 from tests.support import Client
 
 CAPTURE = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"

@@ -29,7 +29,7 @@ from parking.ntrip.accounts import DatabaseAccounts
 from parking.unit import transaction
 from tests.support import Client
 
-RTCM = Path(__file__).parents[1] / "data" / "gnss" / "rtcm3"
+RTCM = Path(__file__).parents[2] / "data" / "gnss" / "rtcm3"
 CAPTURE = RTCM / "qzsl6tool_20221213-010900.rtcm"  # NovAtel, 1 min, 769 messages, BDS MSM7 + 1005
 
 

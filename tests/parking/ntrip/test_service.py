@@ -1,0 +1,48 @@
+"""The NTRIP accounts room: one naming rule, tenancy, and what the caster's accounts accept."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.errors import Conflict, Invalid, NotFound
+from parking.identity import service as identity
+from parking.identity.access import ADMIN, Principal
+from parking.identity.schemas import Role
+from parking.ntrip import service as ntrip
+from parking.ntrip.accounts import DatabaseAccounts
+from parking.ntrip.schemas import AccountKind
+from tests.support import Client, unit
+
+
+async def test_names_tenancy_and_what_the_caster_accepts(client: Client) -> None:
+    async with unit(client) as ctx:
+        op = Principal(Role.OPERATOR, (await identity.create_operator(ctx, ADMIN, "Op")).id)
+        other = Principal(Role.OPERATOR, (await identity.create_operator(ctx, ADMIN, "Other")).id)
+        driver = await identity.register_driver(ctx, "D", "+86 138 0000 0000")
+        # one rule for names, whoever asks: ASCII letters, digits, '.', '_', '-'
+        for bad in ("杨浦01", "BASE 1", "", "x" * 101):
+            with pytest.raises(Invalid):
+                await ntrip.create_mount(ctx, op, bad, "long-enough")
+        with pytest.raises(Invalid):
+            await ntrip.create_mount(ctx, op, "NEAREST", "long-enough")  # the caster's own
+        with pytest.raises(Invalid):
+            await ntrip.create_mount(ctx, op, "YP01", "short")
+        await ntrip.create_mount(ctx, op, "YP01", "base-secret", "Yangpu")
+        with pytest.raises(Conflict):
+            await ntrip.create_mount(ctx, other, "YP01", "base-secret")
+        # an operator's rovers reach only its own mounts
+        with pytest.raises(NotFound):
+            await ntrip.create_user(ctx, other, "r1", "rover-secret", ["YP01"])
+        await ntrip.create_user(ctx, op, "r1", "rover-secret", ["YP01"])
+        assert [m.name for m in await ntrip.mounts_of(ctx, other)] == []
+        with pytest.raises(NotFound):
+            await ntrip.delete(ctx, other, AccountKind.MOUNT, "YP01")
+    accounts = DatabaseAccounts(client.app.state.beidou.sessionmaker)
+    assert await accounts.source_allowed("YP01", None, "base-secret")
+    assert not await accounts.source_allowed("YP01", None, "wrong-secret")
+    assert await accounts.client_allowed("YP01", "r1", "rover-secret")
+    assert not await accounts.client_allowed("TONGJI", "r1", "rover-secret")
+    # a driver's app token opens NEAREST, and nothing else
+    assert await accounts.client_allowed("NEAREST", "any", driver.token)
+    assert not await accounts.client_allowed("YP01", "any", driver.token)
+    assert [m.name for m in await accounts.mounts()] == ["YP01"]
