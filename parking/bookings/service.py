@@ -22,6 +22,7 @@ from parking.identity import service as identity
 from parking.identity.access import Principal, require
 from parking.identity.schemas import Role
 from parking.lots import repository as lots_repo
+from parking.lots import service as lots
 from parking.lots.models import Lot, Space
 from parking.lots.schemas import LotKind
 from parking.lots.service import lot_tariff
@@ -224,10 +225,8 @@ async def _own_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) ->
         raise NotFound("booking not found")
     if principal.role == Role.ADMIN or (principal.role == Role.DRIVER and booking.driver_id == principal.id):
         return booking
-    if principal.role == Role.OPERATOR:
-        lot = await lots_repo.get_lot(ctx.db, booking.lot_id)
-        if lot is not None and lot.operator_id == principal.id:
-            return booking
+    if await lots.operates(ctx, principal, booking.lot_id):
+        return booking
     raise NotFound("booking not found")
 
 

@@ -82,6 +82,14 @@ async def own_lot(ctx: Ctx, principal: Principal, lot_id: uuid.UUID) -> Lot:
     return lot
 
 
+async def operates(ctx: Ctx, principal: Principal, lot_id: uuid.UUID) -> bool:
+    """True when the caller is the operator of the lot."""
+    if principal.role != Role.OPERATOR:
+        return False
+    lot = await repo.get_lot(ctx.db, lot_id)
+    return lot is not None and lot.operator_id == principal.id
+
+
 async def create_lot(ctx: Ctx, principal: Principal, data: LotIn) -> LotOut:
     require(principal, Role.OPERATOR)
     assert principal.id is not None

@@ -221,9 +221,7 @@ async def search(
 
 
 async def detail(ctx: Ctx, live: LiveAvailability, lot_id: uuid.UUID, at: datetime | None) -> LotDetail:
-    lot = await lots_repo.get_lot(ctx.db, lot_id)
-    if lot is None:
-        raise NotFound("lot not found")
+    lot = await _lot(ctx, lot_id)
     when = at or ctx.now
     if _is_now(ctx, when):
         snapshot = (await live.read(ctx.db, [lot], ctx.now))[lot.id]
@@ -254,9 +252,7 @@ async def guidance(
     limit: int,
 ) -> list[GuidanceHit]:
     """Free spaces of a sensed lot, nearest first from where the driver is (or the lot's centre)."""
-    lot = await lots_repo.get_lot(ctx.db, lot_id)
-    if lot is None:
-        raise NotFound("lot not found")
+    lot = await _lot(ctx, lot_id)
     origin = (lat if lat is not None else lot.lat, lon if lon is not None else lot.lon)
     spaces = await lots_repo.spaces_of_lot(ctx.db, lot.id)
     bookings = await bookings_repo.live_bookings_overlapping(

@@ -15,6 +15,7 @@ from parking.identity import service as identity
 from parking.identity.access import Principal, operator_scope, require
 from parking.identity.schemas import Role
 from parking.lots import repository as lots_repo
+from parking.lots import service as lots
 from parking.lots.models import Lot
 from parking.lots.service import lot_tariff
 from parking.lots.tariff import Tariff, fee_fen
@@ -79,10 +80,8 @@ async def visible_session(ctx: Ctx, principal: Principal, session_id: uuid.UUID)
         and await identity.plate_owner(ctx, parking.plate) == principal.id
     ):
         return parking
-    if principal.role == Role.OPERATOR:
-        lot = await lots_repo.get_lot(ctx.db, parking.lot_id)
-        if lot is not None and lot.operator_id == principal.id:
-            return parking
+    if await lots.operates(ctx, principal, parking.lot_id):
+        return parking
     raise NotFound("session not found")
 
 
