@@ -31,7 +31,7 @@ from typing import Final
 
 import numpy as np
 
-from maas.osm import FloatArray, Graph, IntArray, Profile, ProgressCallback, RoadNetwork
+from maas.graph import FloatArray, Graph, IntArray, Profile, ProgressCallback, RoadNetwork
 
 CH_VERSION: Final = 1
 WITNESS_SETTLE_LIMIT: Final = 60  # Dijkstra nodes per witness search; more = fewer shortcuts, slower

@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from maas.graph import WALK_SPEED_MPS
 from maas.network import Network, stops_near
-from maas.osm import WALK_SPEED_MPS
 from maas.raptor import Journey
 from maas.roads import OutsideNetwork, Route
 from maas.tables import travel_times, walk_access

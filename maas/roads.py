@@ -1,4 +1,4 @@
-"""Routing on the road graphs of ``maas.osm``: snapping and exact point-to-point paths (the
+"""Routing on the road graphs of ``maas.graph``: snapping and exact point-to-point paths (the
 planner's one-to-many tables are in ``maas.tables``).
 
 A point is snapped onto the nearest *segment* usable by the profile (not the nearest node: a
@@ -30,7 +30,7 @@ from scipy.spatial import cKDTree  # type: ignore[import-untyped, unused-ignore]
 
 from core.errors import Invalid
 from maas.ch import Hierarchy, HierarchyQuery, hierarchy_for
-from maas.osm import (
+from maas.graph import (
     EARTH_RADIUS_M,
     WALK_SPEED_MPS,
     FloatArray,
