@@ -121,6 +121,11 @@ class Router:
         self.walk_to = np.array([b for _, b in pairs], dtype=np.int64)
         self.walk_s = np.array([links[p] for p in pairs], dtype=np.int64)
         self.walk_indptr = np.searchsorted(self.walk_from, np.arange(feed.n_stops + 1)).astype(np.int64)
+        # per stop, (to, seconds, label) of its transfers: the labels are built here once, so the
+        # rounds only share them
+        self.transfers: list[list[tuple[int, int, Transfer]]] = [[] for _ in range(feed.n_stops)]
+        for a, b, w in zip(self.walk_from.tolist(), self.walk_to.tolist(), self.walk_s.tolist(), strict=True):
+            self.transfers[a].append((b, w, Transfer(a, w)))
         change = feed.change_s.astype(np.int64)
         self.change_s = np.where(change == NO_CHANGE, INF, change)
         self.timetable = lru_cache(maxsize=cache_days)(self._build_day)
@@ -326,10 +331,9 @@ class _Search:
         limit: int = int(INF),
     ) -> None:
         """Transfers along transfers.txt from stops reached in this round (not chained)."""
-        r = self.r
+        transfers = self.r.transfers
         for p in sorted(stops):
-            lo, hi = r.walk_indptr[p], r.walk_indptr[p + 1]
-            for q, w in zip(r.walk_to[lo:hi].tolist(), r.walk_s[lo:hi].tolist(), strict=True):
+            for q, w, parent in transfers[p]:
                 t = int(arr[p]) + w
                 if t >= limit:
                     continue
@@ -337,7 +341,6 @@ class _Search:
                 better_ready = t < ready[q] and t < best_ready[q]
                 if not (better_arr or better_ready):
                     continue
-                parent = Transfer(p, w)
                 if better_arr:
                     arr[q] = t
                     best_arr[q] = t

@@ -329,6 +329,18 @@ def test_journeys_unpack_typed_labels(tmp_path: Path, monkeypatch: pytest.Monkey
     assert (legs[1]["from_stop"], legs[1]["to_stop"]) == ("S1", "S2")
 
 
+def test_transfer_lists_mirror_the_transfer_arrays(th: Feed) -> None:
+    frm = np.arange(0, 60)
+    footpaths = (np.concatenate((frm, frm + 1)), np.concatenate((frm + 1, frm)), np.full(120, 30.5))
+    router = Router(th, footpaths=footpaths)
+    assert sum(len(links) for links in router.transfers) == len(router.walk_to) == 120
+    assert router.transfers[1] == [(0, 31, Transfer(1, 31)), (2, 31, Transfer(1, 31))]
+    for p, links in enumerate(router.transfers):
+        lo, hi = router.walk_indptr[p], router.walk_indptr[p + 1]
+        to, secs = router.walk_to[lo:hi].tolist(), router.walk_s[lo:hi].tolist()
+        assert links == [(q, w, Transfer(p, w)) for q, w in zip(to, secs, strict=True)]
+
+
 def test_range_query_keeps_only_non_dominated_departures(th: Feed) -> None:
     router = Router(th)
     a, b = th.stop_index["782537"], th.stop_index["782608"]
