@@ -1,9 +1,10 @@
 """What the transit router answers (journeys of legs), and the labels it traces them back from.
 
-Why typed labels: RAPTOR remembers, per round and stop, how the stop was reached; ``maas.raptor``
-builds one such record per improved stop in its scan loop and reads them back only to unpack the
-journeys found. NamedTuples keep the cost of a tuple there while each field has a name and a
-type, and the three kinds are told apart by their class (``match``) rather than a string tag.
+Why typed labels: RAPTOR remembers, per round and stop, how the stop was reached, and reads it
+back only to unpack the journeys found. ``maas.raptor`` builds a record for every stop a ride
+improves in its scan loop (transfer records once per router), so they are NamedTuples: the
+cheapest typed record to build, each field with a name and a type, and the kinds told apart by
+their class (``match``) rather than by a string tag.
 """
 
 from __future__ import annotations

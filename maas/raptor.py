@@ -16,7 +16,8 @@ touching a stop improved in the previous round, all its stops at once in NumPy:
 Two times per stop and round: the **arrival** (what a journey ending there reports) and the
 **ready** time (when one may board there: arrival plus the stop's minimum change time after a
 vehicle, the arrival itself after a walk or at the origin). Pruning keeps a label if it improves
-either, so change times never hide a better boarding.
+either, so change times never hide a better boarding. How each label was reached (access, ride or
+transfer: the typed records of ``maas.journeys``) is kept per round to unpack the journeys.
 
 Service days: a query on date D sees the trips of D - 1 to D + 2 (times past 24:00 belong to the
 previous service day; a Saturday-night query may need Monday's first trip), on one clock of
