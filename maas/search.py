@@ -76,13 +76,13 @@ def bidirectional(
     while True:
         if upward:
             if hf and (not hb or hf[0][0] <= hb[0][0]):
-                heap, adj, down, mine, other, parent = sides[0]
+                heap, adj, stall_on, mine, other, parent = sides[0]
             elif hb:
-                heap, adj, down, mine, other, parent = sides[1]
+                heap, adj, stall_on, mine, other, parent = sides[1]
             else:
                 break
         elif hf and hb and hf[0][0] + hb[0][0] < best:
-            heap, adj, down, mine, other, parent = sides[0 if len(hf) <= len(hb) else 1]
+            heap, adj, stall_on, mine, other, parent = sides[0 if len(hf) <= len(hb) else 1]
         else:
             break
         d, u = heapq.heappop(heap)
@@ -92,7 +92,7 @@ def bidirectional(
                 continue
             if d > mine[u]:
                 continue
-            if any(mine.get(x, math.inf) + w < d for x, w in down[u]):
+            if any(mine.get(x, math.inf) + w < d for x, w in stall_on[u]):
                 continue  # stalled: a higher node reaches u cheaper, u is not on the best path
         elif d > mine[u]:
             continue
