@@ -46,8 +46,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from maas.ch import HierarchyQuery, hierarchy_for  # noqa: E402
+from maas.graph import RoadNetwork  # noqa: E402
 from maas.gtfs import read_feed  # noqa: E402
-from maas.osm import RoadNetwork, import_osm  # noqa: E402
+from maas.osm import import_osm  # noqa: E402
 from maas.raptor import Router  # noqa: E402
 from maas.roads import OutsideNetwork, RoadRouter  # noqa: E402
 

@@ -14,9 +14,9 @@ never makes an answer wrong. It runs once per network and profile and is cached 
 the network (``RoadNetwork.cache_dir``).
 
 Query: a forward search over upward edges and a backward search over reversed downward edges,
-with stall-on-demand; each search may start from several nodes with initial costs (a point
-snapped onto an edge reaches both of its ends). Shortcuts remember their middle node, so a
-path unpacks to original graph nodes.
+with stall-on-demand (``maas.search``, the bidirectional Dijkstra the plain graphs use too); each
+search may start from several nodes with initial costs (a point snapped onto an edge reaches both
+of its ends). Shortcuts remember their middle node, so a path unpacks to original graph nodes.
 """
 
 from __future__ import annotations
@@ -24,18 +24,17 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 
-from maas.osm import FloatArray, Graph, IntArray, Profile, ProgressCallback, RoadNetwork
+from maas.graph import FloatArray, Graph, IntArray, Profile, ProgressCallback, RoadNetwork
+from maas.search import Seeds, adjacency, bidirectional
 
 CH_VERSION: Final = 1
 WITNESS_SETTLE_LIMIT: Final = 60  # Dijkstra nodes per witness search; more = fewer shortcuts, slower
-Seeds = Sequence[tuple[int, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,21 +190,13 @@ def _csr(n: int, edges: list[tuple[int, int, float, int]]) -> tuple[IntArray, In
     return indptr, b[order], wt[order], m[order]
 
 
-def _lists(indptr: IntArray, indices: IntArray, weight: FloatArray) -> list[list[tuple[int, float]]]:
-    idx = indices.tolist()
-    wts = weight.tolist()
-    ptr = indptr.tolist()
-    pairs = list(zip(idx, wts, strict=True))
-    return [pairs[ptr[i] : ptr[i + 1]] for i in range(len(ptr) - 1)]
-
-
 class HierarchyQuery:
     """Pure-Python adjacency lists over a :class:`Hierarchy`, ready for fast queries."""
 
     def __init__(self, h: Hierarchy) -> None:
         self.h = h
-        self.up = _lists(h.up_indptr, h.up_indices, h.up_weight)
-        self.down = _lists(h.down_indptr, h.down_indices, h.down_weight)
+        self.up = adjacency(h.up_indptr, h.up_indices, h.up_weight)
+        self.down = adjacency(h.down_indptr, h.down_indices, h.down_weight)
         self._mid: dict[tuple[int, int], int] | None = None
 
     def _mids(self) -> dict[tuple[int, int], int]:
@@ -226,81 +217,8 @@ class HierarchyQuery:
 
         ``(inf, [])`` when no target is reachable.
         """
-        up, down = self.up, self.down
-        df: dict[int, float] = {}
-        db: dict[int, float] = {}
-        pf: dict[int, int] = {}
-        pb: dict[int, int] = {}
-        hf: list[tuple[float, int]] = []
-        hb: list[tuple[float, int]] = []
-        for s, c in sources:
-            if c < df.get(s, np.inf):
-                df[s] = c
-                pf[s] = -1
-                hf.append((c, s))
-        for t, c in targets:
-            if c < db.get(t, np.inf):
-                db[t] = c
-                pb[t] = -1
-                hb.append((c, t))
-        heapq.heapify(hf)
-        heapq.heapify(hb)
-        best = np.inf
-        meet = -1
-        for s, c in df.items():
-            if s in db and c + db[s] < best:
-                best, meet = c + db[s], s
-        while hf or hb:
-            forward = bool(hf) and (not hb or hf[0][0] <= hb[0][0])
-            if forward:
-                d, u = heapq.heappop(hf)
-                if d >= best:
-                    hf = []
-                    continue
-                if d > df[u]:
-                    continue
-                if any(df.get(x, np.inf) + w < d for x, w in down[u]):
-                    continue  # stalled: a higher node reaches u cheaper, u is not on the best path
-                for v, w in up[u]:
-                    nd = d + w
-                    if nd < df.get(v, np.inf):
-                        df[v] = nd
-                        pf[v] = u
-                        heapq.heappush(hf, (nd, v))
-                        other = db.get(v)
-                        if other is not None and nd + other < best:
-                            best, meet = nd + other, v
-            else:
-                d, u = heapq.heappop(hb)
-                if d >= best:
-                    hb = []
-                    continue
-                if d > db[u]:
-                    continue
-                if any(db.get(x, np.inf) + w < d for x, w in up[u]):
-                    continue
-                for v, w in down[u]:
-                    nd = d + w
-                    if nd < db.get(v, np.inf):
-                        db[v] = nd
-                        pb[v] = u
-                        heapq.heappush(hb, (nd, v))
-                        other = df.get(v)
-                        if other is not None and nd + other < best:
-                            best, meet = nd + other, v
-        if meet < 0:
-            return float("inf"), []
-        path = [meet]
-        u = meet
-        while pf[u] >= 0:
-            u = pf[u]
-            path.append(u)
-        path.reverse()
-        u = meet
-        while pb[u] >= 0:
-            u = pb[u]
-            path.append(u)
-        return float(best), self.unpack(path)
+        cost, path = bidirectional(self.up, self.down, sources, targets, upward=True)
+        return cost, self.unpack(path)
 
     def unpack(self, path: list[int]) -> list[int]:
         """Replace every shortcut of a hierarchy path by the original nodes it stands for."""

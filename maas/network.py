@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from maas.graph import RoadNetwork
 from maas.gtfs import Feed, load_feed
-from maas.osm import RoadNetwork, import_osm
+from maas.osm import import_osm
 from maas.raptor import Router
 from maas.roads import RoadRouter, SnapIndex
 from maas.tables import stop_footpaths

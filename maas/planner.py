@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
+from maas.graph import WALK_SPEED_MPS
+from maas.journeys import Journey, LegMode
 from maas.network import Network, stops_near
-from maas.osm import WALK_SPEED_MPS
-from maas.raptor import Journey
 from maas.roads import OutsideNetwork, Route
 from maas.tables import travel_times, walk_access
 
@@ -406,7 +406,7 @@ class Planner:
         for leg in journey.legs:
             a, b = feed.stop_names[leg.from_stop], feed.stop_names[leg.to_stop]
             start, end = self._aware(leg.departure), self._aware(leg.arrival)
-            if leg.mode != "transit":
+            if leg.mode is not LegMode.TRANSIT:
                 metres = _straight_m(
                     float(feed.stop_lat[leg.from_stop]),
                     float(feed.stop_lon[leg.from_stop]),

@@ -16,7 +16,8 @@ touching a stop improved in the previous round, all its stops at once in NumPy:
 Two times per stop and round: the **arrival** (what a journey ending there reports) and the
 **ready** time (when one may board there: arrival plus the stop's minimum change time after a
 vehicle, the arrival itself after a walk or at the origin). Pruning keeps a label if it improves
-either, so change times never hide a better boarding.
+either, so change times never hide a better boarding. How each label was reached (access, ride or
+transfer: the typed records of ``maas.journeys``) is kept per round to unpack the journeys.
 
 Service days: a query on date D sees the trips of D - 1 to D + 2 (times past 24:00 belong to the
 previous service day; a Saturday-night query may need Monday's first trip), on one clock of
@@ -27,14 +28,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from maas.gtfs import NO_CHANGE, Feed
+from maas.journeys import Access, Journey, Leg, LegMode, Parents, Ride, Transfer
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
@@ -121,6 +122,11 @@ class Router:
         self.walk_to = np.array([b for _, b in pairs], dtype=np.int64)
         self.walk_s = np.array([links[p] for p in pairs], dtype=np.int64)
         self.walk_indptr = np.searchsorted(self.walk_from, np.arange(feed.n_stops + 1)).astype(np.int64)
+        # per stop, (to, seconds, label) of its transfers: the labels are built here once, so the
+        # rounds only share them
+        self.transfers: list[list[tuple[int, int, Transfer]]] = [[] for _ in range(feed.n_stops)]
+        for a, b, w in zip(self.walk_from.tolist(), self.walk_to.tolist(), self.walk_s.tolist(), strict=True):
+            self.transfers[a].append((b, w, Transfer(a, w)))
         change = feed.change_s.astype(np.int64)
         self.change_s = np.where(change == NO_CHANGE, INF, change)
         self.timetable = lru_cache(maxsize=cache_days)(self._build_day)
@@ -233,48 +239,6 @@ class Router:
         return sorted(found, key=lambda j: (j.departure, j.arrival, j.transfers))
 
 
-@dataclass
-class Leg:
-    mode: str  # "transit" | "walk"
-    from_stop: int
-    to_stop: int
-    departure: dt.datetime
-    arrival: dt.datetime
-    trip: int = -1  # feed trip index for transit legs
-
-    def as_json(self, feed: Feed) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "mode": self.mode,
-            "from_stop": feed.stop_ids[self.from_stop],
-            "to_stop": feed.stop_ids[self.to_stop],
-            "departure": self.departure.isoformat(),
-            "arrival": self.arrival.isoformat(),
-            "duration_s": int((self.arrival - self.departure).total_seconds()),
-        }
-        if self.mode == "transit":
-            route = int(feed.trip_route[self.trip])
-            out["trip_id"] = feed.trip_ids[self.trip]
-            out["route_id"] = feed.route_ids[route]
-            out["route"] = feed.route_names[route]
-        return out
-
-
-@dataclass
-class Journey:
-    departure: dt.datetime  # leaving the origin (the first leg's departure, or the query time)
-    arrival: dt.datetime  # at the destination, target delay included
-    transfers: int
-    legs: list[Leg] = field(default_factory=list)
-
-    def as_json(self, feed: Feed) -> dict[str, Any]:
-        return {
-            "arrival": self.arrival.isoformat(),
-            "departure": self.departure.isoformat(),
-            "transfers": self.transfers,
-            "legs": [leg.as_json(feed) for leg in self.legs],
-        }
-
-
 class _Search:
     """One RAPTOR run: per round, arrival and ready times and how each was reached."""
 
@@ -295,8 +259,8 @@ class _Search:
         best_arr = np.full(n, INF, dtype=np.int64)
         best_ready = np.full(n, INF, dtype=np.int64)
         arr0 = np.full(n, INF, dtype=np.int64)
-        parents_arr: list[dict[int, tuple[Any, ...]]] = [{}]
-        parents_ready: list[dict[int, tuple[Any, ...]]] = [{}]
+        parents_arr: list[Parents] = [{}]
+        parents_ready: list[Parents] = [{}]
         rounds_arr = [arr0]
         rounds_ready = [arr0.copy()]
         for s, delay in zip(sources, delays_in, strict=True):
@@ -304,7 +268,7 @@ class _Search:
             if t < arr0[s]:
                 arr0[s] = t
                 rounds_ready[0][s] = t
-                parents_arr[0][s] = parents_ready[0][s] = ("origin",)
+                parents_arr[0][s] = parents_ready[0][s] = Access(delay)
         marked = set(np.flatnonzero(arr0 < INF).tolist())
         self._walk(marked, arr0, rounds_ready[0], parents_arr[0], parents_ready[0], best_arr, best_ready)
         np.minimum(best_arr, arr0, out=best_arr)
@@ -319,8 +283,8 @@ class _Search:
                 break
             arr_k = np.full(n, INF, dtype=np.int64)
             ready_k = np.full(n, INF, dtype=np.int64)
-            par_arr: dict[int, tuple[Any, ...]] = {}
-            par_ready: dict[int, tuple[Any, ...]] = {}
+            par_arr: Parents = {}
+            par_ready: Parents = {}
             scan = sorted({p for s in marked for p in self.table.stop_patterns[s]})
             for pi in scan:
                 self._scan(
@@ -346,7 +310,7 @@ class _Search:
         delays_out: I64,
         results: list[tuple[int, int, int]],
         k: int,
-        parents_arr: list[dict[int, tuple[Any, ...]]],
+        parents_arr: list[Parents],
         previous: int = int(INF),
     ) -> int:
         at = arr_k[targets] + delays_out
@@ -361,28 +325,31 @@ class _Search:
         stops: Iterable[int],
         arr: I64,
         ready: I64,
-        par_arr: dict[int, tuple[Any, ...]],
-        par_ready: dict[int, tuple[Any, ...]],
+        par_arr: Parents,
+        par_ready: Parents,
         best_arr: I64,
         best_ready: I64,
         limit: int = int(INF),
     ) -> None:
         """Transfers along transfers.txt from stops reached in this round (not chained)."""
-        r = self.r
+        transfers = self.r.transfers
         for p in sorted(stops):
-            lo, hi = r.walk_indptr[p], r.walk_indptr[p + 1]
-            for q, w in zip(r.walk_to[lo:hi].tolist(), r.walk_s[lo:hi].tolist(), strict=True):
+            for q, w, parent in transfers[p]:
                 t = int(arr[p]) + w
                 if t >= limit:
                     continue
-                if t < arr[q] and t < best_arr[q]:
+                better_arr = t < arr[q] and t < best_arr[q]
+                better_ready = t < ready[q] and t < best_ready[q]
+                if not (better_arr or better_ready):
+                    continue
+                if better_arr:
                     arr[q] = t
                     best_arr[q] = t
-                    par_arr[q] = ("walk", p, w)
-                if t < ready[q] and t < best_ready[q]:
+                    par_arr[q] = parent
+                if better_ready:
                     ready[q] = t
                     best_ready[q] = t
-                    par_ready[q] = ("walk", p, w)
+                    par_ready[q] = parent
 
     def _scan(
         self,
@@ -393,8 +360,8 @@ class _Search:
         best_ready: I64,
         arr_k: I64,
         ready_k: I64,
-        par_arr: dict[int, tuple[Any, ...]],
-        par_ready: dict[int, tuple[Any, ...]],
+        par_arr: Parents,
+        par_ready: Parents,
     ) -> None:
         pat = self.table.patterns[pi]
         b = ready_prev[pat.stops]
@@ -429,7 +396,7 @@ class _Search:
                 continue
             trip_row = lo + int(row[j])
             board = int(np.flatnonzero(boardable[row[j], :j])[-1])  # the latest boarding: shortest ride
-            parent = ("trip", pi, trip_row, board, j)
+            parent = Ride(pi, trip_row, board, j)
             if better_arr:
                 arr_k[s] = t
                 best_arr[s] = t
@@ -443,38 +410,39 @@ class _Search:
 
     def _journey(self, k: int, target: int, arrival: int) -> Journey:
         legs: list[Leg] = []
-        stop, rnd, kind = target, k, "arr"
+        stop, rnd = target, k
+        ready = False  # which label of the stop is followed: arrival, or ready to board
         while True:
-            parents = (self.parents_arr if kind == "arr" else self.parents_ready)[rnd]
-            parent = parents[stop]
-            if parent[0] == "origin":
-                break
-            if parent[0] == "walk":
-                _, p, w = parent
-                t_end = int((self.rounds_arr if kind == "arr" else self.rounds_ready)[rnd][stop])
-                legs.append(Leg("walk", p, stop, self.clock(t_end - w), self.clock(t_end)))
-                stop, kind = p, "arr"  # a walk starts where a vehicle (or the origin) left us
-                continue
-            _, pi, trip_row, board, alight = parent
-            pat = self.table.patterns[pi]
-            legs.append(
-                Leg(
-                    "transit",
-                    int(pat.stops[board]),
-                    int(pat.stops[alight]),
-                    self.clock(int(pat.dep[trip_row, board])),
-                    self.clock(int(pat.arr[trip_row, alight])),
-                    int(pat.trips[trip_row]),
-                )
-            )
-            # board from the earliest round whose ready time catches this departure
-            stop = int(pat.stops[board])
-            dep = int(pat.dep[trip_row, board])
-            rnd = next(
-                r for r in range(rnd) if self.rounds_ready[r][stop] <= dep and stop in self.parents_ready[r]
-            )
-            kind = "ready"
+            parent = (self.parents_ready if ready else self.parents_arr)[rnd][stop]
+            match parent:
+                case Access():
+                    break
+                case Transfer(from_stop=p, seconds=w):
+                    t_end = int((self.rounds_ready if ready else self.rounds_arr)[rnd][stop])
+                    legs.append(Leg(LegMode.WALK, p, stop, self.clock(t_end - w), self.clock(t_end)))
+                    stop, ready = p, False  # a walk starts where a vehicle (or the origin) left us
+                case Ride(pattern=pi, row=trip_row, board=board, alight=alight):
+                    pat = self.table.patterns[pi]
+                    legs.append(
+                        Leg(
+                            LegMode.TRANSIT,
+                            int(pat.stops[board]),
+                            int(pat.stops[alight]),
+                            self.clock(int(pat.dep[trip_row, board])),
+                            self.clock(int(pat.arr[trip_row, alight])),
+                            int(pat.trips[trip_row]),
+                        )
+                    )
+                    # board from the earliest round whose ready time catches this departure
+                    stop = int(pat.stops[board])
+                    dep = int(pat.dep[trip_row, board])
+                    rnd = next(
+                        r
+                        for r in range(rnd)
+                        if self.rounds_ready[r][stop] <= dep and stop in self.parents_ready[r]
+                    )
+                    ready = True
         legs.reverse()
-        transit = sum(1 for leg in legs if leg.mode == "transit")
+        transit = sum(1 for leg in legs if leg.mode is LegMode.TRANSIT)
         start = legs[0].departure if legs else self.clock(self.t0)
         return Journey(start, self.clock(arrival), max(0, transit - 1), legs)

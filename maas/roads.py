@@ -1,4 +1,4 @@
-"""Routing on the road graphs of ``maas.osm``: snapping and exact point-to-point paths (the
+"""Routing on the road graphs of ``maas.graph``: snapping and exact point-to-point paths (the
 planner's one-to-many tables are in ``maas.tables``).
 
 A point is snapped onto the nearest *segment* usable by the profile (not the nearest node: a
@@ -9,7 +9,8 @@ one-way street only ever leaves it forwards, and the answer is the exact cost fr
 Point-to-point queries offer three exact methods over the same graph: plain bidirectional
 Dijkstra (the reference), A* (straight-line chord / fastest speed, admissible and consistent
 because every edge's length is a great-circle polyline at most that fast), and contraction
-hierarchies (``maas.ch``, the fast one).
+hierarchies (``maas.ch``, the fast one). The two bidirectional ones are one search
+(``maas.search``) over different lists.
 
 Walking includes the straight legs between a point and the road it snapped to (crossing a square
 to the footway is walking); driving does not (the planner walks the driver to the car).
@@ -20,7 +21,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -30,18 +30,17 @@ from scipy.spatial import cKDTree  # type: ignore[import-untyped, unused-ignore]
 
 from core.errors import Invalid
 from maas.ch import Hierarchy, HierarchyQuery, hierarchy_for
-from maas.osm import (
+from maas.graph import (
     EARTH_RADIUS_M,
     WALK_SPEED_MPS,
     FloatArray,
-    IntArray,
     Profile,
     ProgressCallback,
     RoadNetwork,
 )
+from maas.search import Adjacency, Seeds, adjacency, bidirectional, trace
 
 Method = Literal["ch", "astar", "dijkstra"]
-Seeds = Sequence[tuple[int, float]]
 
 MAX_SNAP_M: Final = 500.0  # farther than this from any usable road is "outside the network"
 _SAMPLE_M: Final = 20.0  # snapping samples every piece at least this densely (see SnapIndex)
@@ -218,19 +217,6 @@ def direct_seconds(net: RoadNetwork, profile: Profile, src: Snap, dst: Snap) -> 
     return best
 
 
-def _adjacency(indptr: IntArray, indices: IntArray, weight: FloatArray) -> list[list[tuple[int, float]]]:
-    pairs = list(zip(indices.tolist(), weight.tolist(), strict=True))
-    ptr = indptr.tolist()
-    return [pairs[ptr[i] : ptr[i + 1]] for i in range(len(ptr) - 1)]
-
-
-def _path(parent: dict[int, int], end: int) -> list[int]:
-    path = [end]
-    while parent[path[-1]] >= 0:
-        path.append(parent[path[-1]])
-    return path
-
-
 class RoadRouter:
     """Point-to-point routing on one profile of a network.
 
@@ -246,8 +232,8 @@ class RoadRouter:
         self.graph = net.graph(profile)
         self._hierarchy = hierarchy
         self._ch: HierarchyQuery | None = None
-        self._fwd: list[list[tuple[int, float]]] | None = None
-        self._bwd: list[list[tuple[int, float]]] | None = None
+        self._fwd: Adjacency | None = None
+        self._bwd: Adjacency | None = None
         self._index: SnapIndex | None = None
         xyz = _unit_xyz(net.node_lat, net.node_lon)
         speed = self.graph.length_m / self.graph.seconds
@@ -274,15 +260,15 @@ class RoadRouter:
             self._ch = HierarchyQuery(self._hierarchy)
         return self._ch
 
-    def _lists(self) -> tuple[list[list[tuple[int, float]]], list[list[tuple[int, float]]]]:
+    def _lists(self) -> tuple[Adjacency, Adjacency]:
         if self._fwd is None or self._bwd is None:
             g = self.graph
-            self._fwd = _adjacency(g.indptr, g.indices, g.seconds)
+            self._fwd = adjacency(g.indptr, g.indices, g.seconds)
             order = np.argsort(g.indices, kind="stable")
             tails = g.tails()
             indptr = np.zeros(g.n_nodes + 1, dtype=np.int64)
             np.cumsum(np.bincount(g.indices, minlength=g.n_nodes), out=indptr[1:])
-            self._bwd = _adjacency(indptr, tails[order], g.seconds[order])
+            self._bwd = adjacency(indptr, tails[order], g.seconds[order])
         return self._fwd, self._bwd
 
     # -- searches over nodes with seeds -----------------------------------------------------
@@ -293,44 +279,7 @@ class RoadRouter:
             return self.prepare().search(sources, targets)
         if method == "astar":
             return self._astar(sources, targets)
-        return self._bidijkstra(sources, targets)
-
-    def _bidijkstra(self, sources: Seeds, targets: Seeds) -> tuple[float, list[int]]:
-        fwd_adj, bwd_adj = self._lists()
-        dist: tuple[dict[int, float], dict[int, float]] = ({}, {})
-        parent: tuple[dict[int, int], dict[int, int]] = ({}, {})
-        heaps: tuple[list[tuple[float, int]], list[tuple[float, int]]] = ([], [])
-        for side, seeds in ((0, sources), (1, targets)):
-            for node, c in seeds:
-                if c < dist[side].get(node, math.inf):
-                    dist[side][node] = c
-                    parent[side][node] = -1
-                    heaps[side].append((c, node))
-            heapq.heapify(heaps[side])
-        best, meet = math.inf, -1
-        for node, c in dist[0].items():
-            if node in dist[1] and c + dist[1][node] < best:
-                best, meet = c + dist[1][node], node
-        hf, hb = heaps
-        while hf and hb and hf[0][0] + hb[0][0] < best:
-            side = 0 if len(hf) <= len(hb) else 1
-            heap, adj = (hf, fwd_adj) if side == 0 else (hb, bwd_adj)
-            mine, other, par = dist[side], dist[1 - side], parent[side]
-            d, u = heapq.heappop(heap)
-            if d > mine[u]:
-                continue
-            for v, w in adj[u]:
-                nd = d + w
-                if nd < mine.get(v, math.inf):
-                    mine[v] = nd
-                    par[v] = u
-                    heapq.heappush(heap, (nd, v))
-                    o = other.get(v)
-                    if o is not None and nd + o < best:
-                        best, meet = nd + o, v
-        if meet < 0:
-            return math.inf, []
-        return best, _path(parent[0], meet)[::-1] + _path(parent[1], meet)[1:]
+        return bidirectional(*self._lists(), sources, targets)
 
     def _astar(self, sources: Seeds, targets: Seeds) -> tuple[float, list[int]]:
         fwd_adj, _ = self._lists()
@@ -377,7 +326,7 @@ class RoadRouter:
                     heapq.heappush(heap, (nd + h(v), nd, v))
         if end < 0:
             return math.inf, []
-        return best, _path(parent, end)[::-1]
+        return best, trace(parent, end)[::-1]
 
     # -- public queries ---------------------------------------------------------------------
     def node_route(self, source: int, target: int, method: Method = "ch") -> Route:

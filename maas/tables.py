@@ -17,7 +17,7 @@ from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import dijkstra  # type: ignore[import-untyped, unused-ignore]
 from scipy.spatial import cKDTree  # type: ignore[import-untyped, unused-ignore]
 
-from maas.osm import WALK_SPEED_MPS, BoolArray, FloatArray, IntArray, Profile, RoadNetwork
+from maas.graph import WALK_SPEED_MPS, BoolArray, FloatArray, IntArray, Profile, RoadNetwork
 from maas.roads import MAX_SNAP_M, Snap, SnapIndex, direct_seconds, leave_seeds, reach_seeds
 
 _BATCH = 64  # csgraph.dijkstra rows per call: each row is a dense array over all nodes

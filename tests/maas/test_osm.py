@@ -11,15 +11,12 @@ import osmium
 import pytest
 from scipy.sparse.csgraph import dijkstra
 
+from maas.graph import CACHE_VERSION, WALK_SPEED_MPS, RoadNetwork, haversine_m
 from maas.osm import (
-    CACHE_VERSION,
     MIN_EDGE_SECONDS,
-    WALK_SPEED_MPS,
-    RoadNetwork,
     build_network,
     cache_key,
     car_rules,
-    haversine_m,
     import_osm,
     parse_maxspeed,
     walk_allowed,

@@ -18,7 +18,8 @@ import pytest
 from typer.testing import CliRunner
 
 from maas.gtfs import NO_CHANGE, Feed, load_feed, read_feed
-from maas.raptor import DAY_S, SERVICE_DAYS, Journey, Router
+from maas.journeys import Access, Journey, LegMode, Ride, Transfer
+from maas.raptor import DAY_S, SERVICE_DAYS, Router, _Search
 from tests.support import shared_data
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mobility"
@@ -117,12 +118,12 @@ def check_journey(feed: Feed, journey: Journey) -> None:
         assert leg.departure >= clock
         if prev is not None:
             assert leg.from_stop == prev.to_stop
-            if prev.mode == "transit" and leg.mode == "transit":
+            if prev.mode is LegMode.TRANSIT and leg.mode is LegMode.TRANSIT:
                 change = int(feed.change_s[leg.from_stop])
                 assert change != NO_CHANGE
                 assert (leg.departure - prev.arrival).total_seconds() >= change
         clock = leg.arrival
-        if leg.mode != "transit":
+        if leg.mode is not LegMode.TRANSIT:
             continue
         rows = range(int(feed.st_indptr[leg.trip]), int(feed.st_indptr[leg.trip + 1]))
         board = next(r for r in rows if feed.st_stop[r] == leg.from_stop)
@@ -292,6 +293,52 @@ def test_gtfs_semantics_on_a_tiny_feed(tmp_path: Path) -> None:
     assert not feed.active_services(dt.date(2026, 10, 1))[wk]
     assert feed.active_services(dt.date(2026, 10, 3))[wk]
     assert not feed.active_services(dt.date(2026, 10, 4))[wk]
+
+
+def test_journeys_unpack_typed_labels(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ride then a transfer: every label is a typed record, and the legs and their JSON follow."""
+    feed = read_feed(write_feed(tmp_path / "tiny", TINY))
+    router = Router(feed)
+    searches: list[_Search] = []
+    run = _Search.run
+
+    def keep(self: _Search, *args: object) -> list[Journey]:
+        searches.append(self)
+        return run(self, *args)
+
+    monkeypatch.setattr(_Search, "run", keep)
+    a, s1, s2 = (feed.stop_index[x] for x in ("A", "S1", "S2"))
+    (j,) = router.earliest([a], [s2], dt.datetime(2026, 9, 7, 6, 16), source_delays_s=[60])
+    ride, walk = j.legs
+    assert (ride.mode, ride.from_stop, ride.to_stop) == (LegMode.TRANSIT, a, s1)
+    assert (walk.mode, walk.from_stop, walk.to_stop) == (LegMode.WALK, s1, s2)
+    assert ride.departure == dt.datetime(2026, 9, 7, 6, 30) and walk.departure == ride.arrival
+    assert (walk.arrival - walk.departure).total_seconds() == 120
+    assert j.transfers == 0
+    labels = [p for ps in (*searches[0].parents_arr, *searches[0].parents_ready) for p in ps.values()]
+    assert {type(p) for p in labels} == {Access, Ride, Transfer}
+    assert searches[0].parents_arr[0][a] == Access(60)
+    assert searches[0].parents_arr[1][s2] == Transfer(s1, 120)
+    ridden = searches[0].parents_arr[1][s1]
+    assert isinstance(ridden, Ride) and (ridden.board, ridden.alight) == (0, 1)
+    legs = j.as_json(feed)["legs"]
+    assert [leg["mode"] for leg in legs] == ["transit", "walk"]
+    assert type(legs[0]["mode"]) is str  # plain strings in the JSON, not enum members
+    assert (legs[0]["trip_id"], legs[0]["route"]) == ("r_freq", "R1")
+    assert "trip_id" not in legs[1] and legs[1]["duration_s"] == 120
+    assert (legs[1]["from_stop"], legs[1]["to_stop"]) == ("S1", "S2")
+
+
+def test_transfer_lists_mirror_the_transfer_arrays(th: Feed) -> None:
+    frm = np.arange(0, 60)
+    footpaths = (np.concatenate((frm, frm + 1)), np.concatenate((frm + 1, frm)), np.full(120, 30.5))
+    router = Router(th, footpaths=footpaths)
+    assert sum(len(links) for links in router.transfers) == len(router.walk_to) == 120
+    assert router.transfers[1] == [(0, 31, Transfer(1, 31)), (2, 31, Transfer(1, 31))]
+    for p, links in enumerate(router.transfers):
+        lo, hi = router.walk_indptr[p], router.walk_indptr[p + 1]
+        to, secs = router.walk_to[lo:hi].tolist(), router.walk_s[lo:hi].tolist()
+        assert links == [(q, w, Transfer(p, w)) for q, w in zip(to, secs, strict=True)]
 
 
 def test_range_query_keeps_only_non_dominated_departures(th: Feed) -> None:

@@ -22,7 +22,8 @@ from scipy.sparse.csgraph import dijkstra
 
 from core.errors import Invalid
 from maas.ch import HierarchyQuery, hierarchy_for
-from maas.osm import WALK_SPEED_MPS, Profile, RoadNetwork, haversine_m, import_osm
+from maas.graph import WALK_SPEED_MPS, Profile, RoadNetwork, haversine_m
+from maas.osm import import_osm
 from maas.roads import OutsideNetwork, RoadRouter, SnapIndex
 from maas.tables import stop_footpaths, travel_matrix, travel_times, walk_access
 
