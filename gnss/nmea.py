@@ -13,19 +13,44 @@ framer under their address, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final
 
 import pynmea2
+
+from gnss.quality import FixQuality
 
 TALKERS = frozenset({"GP", "GL", "GA", "GB", "BD", "GQ", "GI", "GN"})
 KNOT_M_S = 1852.0 / 3600.0
 
 # GNS mode indicator -> the GGA quality it corresponds to (NMEA 0183 v4.10 table).
-GNS_QUALITY = {"N": 0, "A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6, "M": 7, "S": 8}
-GNS_PREFERENCE = (4, 5, 2, 3, 1, 8, 7, 6)  # RTK fixed beats float beats DGNSS...
+GNS_QUALITY: Final[Mapping[str, FixQuality]] = MappingProxyType(
+    {
+        "N": FixQuality.INVALID,
+        "A": FixQuality.SINGLE,
+        "D": FixQuality.DGNSS,
+        "P": FixQuality.PPS,
+        "R": FixQuality.RTK_FIXED,
+        "F": FixQuality.RTK_FLOAT,
+        "E": FixQuality.ESTIMATED,
+        "M": FixQuality.MANUAL,
+        "S": FixQuality.SIMULATION,
+    }
+)
+# the best of a GNS sentence's constellations: RTK fixed beats float beats DGNSS...
+GNS_PREFERENCE: Final = (
+    FixQuality.RTK_FIXED,
+    FixQuality.RTK_FLOAT,
+    FixQuality.DGNSS,
+    FixQuality.PPS,
+    FixQuality.SINGLE,
+    FixQuality.SIMULATION,
+    FixQuality.MANUAL,
+    FixQuality.ESTIMATED,
+)
 
 
 def _f(text: str) -> float | None:
@@ -193,8 +218,8 @@ class Gns(_Fix):
     @property
     def quality(self) -> int:
         """The best constellation's mode as a GGA quality."""
-        ranked = {GNS_QUALITY.get(c, 0) for c in self.mode}
-        return next((q for q in GNS_PREFERENCE if q in ranked), 0)
+        ranked = {GNS_QUALITY.get(c, FixQuality.INVALID) for c in self.mode}
+        return next((int(q) for q in GNS_PREFERENCE if q in ranked), 0)
 
 
 class Rmc(Sentence):

@@ -34,8 +34,10 @@ innovation is gated by a chi-square test on its normalised innovation squared (3
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -43,6 +45,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2  # type: ignore[import-untyped, unused-ignore]
 
 from gnss.geodesy import FloatArray, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
+from gnss.quality import FixQuality
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -61,14 +64,16 @@ _STATE_ROWS: Final = 15
 # performance: RTK fixed ~2 cm, RTK float a few decimetres, DGNSS/SBAS under a metre, an
 # autonomous single-frequency fix 2-3 m; dead reckoning drifts, so it is trusted least.
 # 0 (invalid), 7 (manual input) and 8 (simulator) are not measurements of the vehicle: NaN.
-GGA_QUALITY_SIGMA_M: Final[dict[int, float]] = {
-    1: 2.5,  # autonomous GNSS
-    2: 0.7,  # DGNSS / SBAS
-    3: 2.5,  # PPS mode: a standard fix
-    4: 0.02,  # RTK fixed
-    5: 0.3,  # RTK float
-    6: 10.0,  # estimated (dead reckoning)
-}
+GGA_QUALITY_SIGMA_M: Final[Mapping[FixQuality, float]] = MappingProxyType(
+    {
+        FixQuality.SINGLE: 2.5,  # autonomous GNSS
+        FixQuality.DGNSS: 0.7,  # DGNSS / SBAS
+        FixQuality.PPS: 2.5,  # PPS mode: a standard fix
+        FixQuality.RTK_FIXED: 0.02,
+        FixQuality.RTK_FLOAT: 0.3,
+        FixQuality.ESTIMATED: 10.0,  # dead reckoning
+    }
+)
 VERTICAL_SIGMA_FACTOR: Final = 2.0  # satellites are all above the antenna: VDOP ~ 1.5-2 x HDOP
 MIN_HDOP: Final = 0.5  # below this HDOP the table's sigmas would be optimistic; clip
 MIN_SIGMA_M: Final = 0.005  # a floor so that R never becomes singular on a too-proud receiver
