@@ -38,18 +38,10 @@ from typing import Protocol
 import structlog
 
 from gnss.nmea import Gga, parse_sentence
+from gnss.ntrip import replies
 from gnss.ntrip.mounts import StreamStats
 from gnss.ntrip.nearest import LatLon, NearestPolicy, choose_base, is_live
-from gnss.ntrip.protocol import (
-    MAX_HEAD,
-    BadRequest,
-    ChunkDecoder,
-    Request,
-    chunk,
-    parse_head,
-    response,
-    stream_head,
-)
+from gnss.ntrip.protocol import MAX_HEAD, BadRequest, ChunkDecoder, Request, chunk, parse_head
 from gnss.ntrip.sourcetable import MountInfo, sourcetable
 from gnss.rtcm.framing import RtcmFramer
 
@@ -200,7 +192,7 @@ class Caster:
                 self.bad_requests += 1
                 log.info("ntrip_bad_request", error=type(exc).__name__)
                 if not isinstance(exc, asyncio.IncompleteReadError):
-                    writer.write(response(1, "400 Bad Request"))
+                    writer.write(replies.bad_request())
                 return
             if request.method in ("SOURCE", "POST"):
                 await self._source(request, reader, writer)
@@ -217,14 +209,7 @@ class Caster:
 
     async def _send_sourcetable(self, request: Request, writer: asyncio.StreamWriter) -> None:
         body = sourcetable(await self._described())
-        if request.version == 2:
-            writer.write(response(2, "200 OK", {"Content-Type": "gnss/sourcetable"}, body))
-        else:
-            writer.write(
-                b"SOURCETABLE 200 OK\r\nServer: NTRIP beidou-mobility/1.0\r\nContent-Type: text/plain\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
+        writer.write(replies.sourcetable_reply(request.version, body))
         await writer.drain()
 
     async def _infos(self) -> list[MountInfo]:
@@ -245,25 +230,18 @@ class Caster:
         v = request.version
         if request.mount in self.local_mounts or (self.nearest is not None and request.mount == NEAREST):
             # served by the caster itself (a mirror, or the virtual mount): not for a base station
-            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            writer.write(replies.mount_taken(v))
             return
         if not await self.accounts.source_allowed(request.mount, request.user, request.password):
-            if v == 1:
-                writer.write(b"ERROR - Bad Password\r\n")
-            else:
-                writer.write(
-                    response(2, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
-                )
+            writer.write(replies.source_refused(v, request.mount))
             return
         mount = self.mount(request.mount)
         if mount.source is not None:
-            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            writer.write(replies.mount_taken(v))
             return
         mount.source = writer
         mount.stats.connected_at = self.clock()
-        writer.write(
-            b"ICY 200 OK\r\n\r\n" if v == 1 else b"HTTP/1.1 200 OK\r\nNtrip-Version: Ntrip/2.0\r\n\r\n"
-        )
+        writer.write(replies.source_accepted(v))
         await writer.drain()
         log.info("ntrip_source_up", mount=mount.name, version=v)
         framer = RtcmFramer()
@@ -296,17 +274,15 @@ class Caster:
             if v == 1:  # NTRIP 1.0: an unknown mount answers with the sourcetable
                 await self._send_sourcetable(request, writer)
             else:
-                writer.write(response(2, "404 Not Found"))
+                writer.write(replies.not_found(2))
             return
         if not await self.accounts.client_allowed(request.mount, request.user, request.password):
-            writer.write(
-                response(v, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
-            )
+            writer.write(replies.unauthorized(v, request.mount))
             return
         mount = self.mount(request.mount)
         client = Client(writer, v, mount.name, request.user)
         client.position = gga_position(request.headers.get("ntrip-gga", "").encode())
-        writer.write(stream_head(v))
+        writer.write(replies.stream_head(v))
         mount.clients.add(client)  # NEAREST: the rovers' roll, frames come from `serving`'s fan-out
         log.info("ntrip_client_up", mount=mount.name, user=request.user, version=v)
         if self._is_nearest(client):
