@@ -23,11 +23,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
+from gnss.quality import SolutionQuality
 from gnss.rinex import RinexError, read_obs
 from gnss.rtk.compare import SolutionReport, compare, enu_errors_m, quality_shares, report_rows
 from gnss.rtk.options import ACCEPTED_SYSTEMS, AR_MODES, MODES, ArMode, Mode, RtkOptions
 from gnss.rtk.posfile import (
-    Q_FIX,
     PosFormatError,
     PosSolutions,
     nmea_gga_lines,
@@ -479,7 +479,7 @@ def _base_llh(base_ecef: NDArray[np.float64] | None, sols: PosSolutions) -> tupl
 def _print_summary(sols: PosSolutions, runtime_s: float, output: Path, gga: Path | None) -> None:
     n = len(sols)
     shares = quality_shares(sols.q)
-    fixed = sols.q == Q_FIX
+    fixed = sols.q == SolutionQuality.FIX
     mean_ratio = f"{float(np.mean(sols.ratio[fixed])):.1f}" if fixed.any() else "-"
     rate = n / runtime_s if runtime_s > 0 else float("inf")
     out.print(

@@ -13,19 +13,46 @@ framer under their address, never fatal.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from types import MappingProxyType
+from typing import Any, Final, Generic, Self, TypeVar, overload
 
 import pynmea2
+
+from gnss.quality import FixQuality
+
+T = TypeVar("T")
 
 TALKERS = frozenset({"GP", "GL", "GA", "GB", "BD", "GQ", "GI", "GN"})
 KNOT_M_S = 1852.0 / 3600.0
 
 # GNS mode indicator -> the GGA quality it corresponds to (NMEA 0183 v4.10 table).
-GNS_QUALITY = {"N": 0, "A": 1, "D": 2, "P": 3, "R": 4, "F": 5, "E": 6, "M": 7, "S": 8}
-GNS_PREFERENCE = (4, 5, 2, 3, 1, 8, 7, 6)  # RTK fixed beats float beats DGNSS...
+GNS_QUALITY: Final[Mapping[str, FixQuality]] = MappingProxyType(
+    {
+        "N": FixQuality.INVALID,
+        "A": FixQuality.SINGLE,
+        "D": FixQuality.DGNSS,
+        "P": FixQuality.PPS,
+        "R": FixQuality.RTK_FIXED,
+        "F": FixQuality.RTK_FLOAT,
+        "E": FixQuality.ESTIMATED,
+        "M": FixQuality.MANUAL,
+        "S": FixQuality.SIMULATION,
+    }
+)
+# the best of a GNS sentence's constellations: RTK fixed beats float beats DGNSS...
+GNS_PREFERENCE: Final = (
+    FixQuality.RTK_FIXED,
+    FixQuality.RTK_FLOAT,
+    FixQuality.DGNSS,
+    FixQuality.PPS,
+    FixQuality.SINGLE,
+    FixQuality.SIMULATION,
+    FixQuality.MANUAL,
+    FixQuality.ESTIMATED,
+)
 
 
 def _f(text: str) -> float | None:
@@ -79,6 +106,23 @@ def _get(data: Sequence[str], i: int) -> str:
     return data[i] if i < len(data) else ""
 
 
+def _text(text: str) -> str | None:
+    return text or None
+
+
+def _count(text: str) -> int:
+    return _i(text) or 0
+
+
+def _is_a(text: str) -> bool:  # RMC/GLL status: A valid (active), V void
+    return text == "A"
+
+
+def _knots(text: str) -> float | None:
+    knots = _f(text)
+    return None if knots is None else knots * KNOT_M_S
+
+
 @dataclass(slots=True)
 class Sentence:
     """A talker sentence's fields as sent (after the address, without the checksum)."""
@@ -90,23 +134,61 @@ class Sentence:
         return _get(self.fields, i)
 
 
+class Field(Generic[T]):
+    """A record attribute that is one field, converted when read (never when the record is
+    built): ``hdop = Field(7, _f)``. A missing field reads as the empty string."""
+
+    __slots__ = ("convert", "index")
+
+    def __init__(self, index: int, convert: Callable[[str], T]) -> None:
+        self.index = index
+        self.convert = convert
+
+    @overload
+    def __get__(self, record: None, owner: type[Sentence]) -> Self: ...
+    @overload
+    def __get__(self, record: Sentence, owner: type[Sentence]) -> T: ...
+    def __get__(self, record: Sentence | None, owner: type[Sentence]) -> Self | T:
+        if record is None:
+            return self
+        try:
+            text = record.fields[self.index]
+        except IndexError:  # a short sentence: its missing fields are empty
+            text = ""
+        return self.convert(text)
+
+
+class Angle:
+    """A latitude or longitude: ``ddmm.mmmm`` at ``index``, its hemisphere at ``index + 1``, read
+    as signed degrees on access."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+    @overload
+    def __get__(self, record: None, owner: type[Sentence]) -> Self: ...
+    @overload
+    def __get__(self, record: Sentence, owner: type[Sentence]) -> float | None: ...
+    def __get__(self, record: Sentence | None, owner: type[Sentence]) -> Self | float | None:
+        if record is None:
+            return self
+        fields = record.fields
+        return _angle(_get(fields, self.index), _get(fields, self.index + 1))
+
+
+# --- the sentence types: one attribute per field, by index (NMEA 0183 v4.10 field order) -------
+
+
 class _Fix(Sentence):
     """What GGA and GNS share: time, position (fields 0-4) and the height they both make from
     altitude and geoid separation."""
 
     __slots__ = ()
-
-    @property
-    def tod(self) -> float | None:  # seconds of the UTC day
-        return _tod(self.field(0))
-
-    @property
-    def lat(self) -> float | None:
-        return _angle(self.field(1), self.field(2))
-
-    @property
-    def lon(self) -> float | None:
-        return _angle(self.field(3), self.field(4))
+    tod = Field(0, _tod)  # seconds of the UTC day
+    lat = Angle(1)
+    lon = Angle(3)
 
     @property
     def altitude_msl(self) -> float | None:
@@ -124,142 +206,60 @@ class _Fix(Sentence):
 
 
 class Gga(_Fix):
-    """Position fix with the GGA quality indicator (0-8)."""
+    """Position fix with the GGA quality indicator (0-8, :class:`gnss.quality.FixQuality`)."""
 
     __slots__ = ()
-
-    @property
-    def quality(self) -> int:
-        return _i(self.field(5)) or 0
-
-    @property
-    def satellites(self) -> int | None:
-        return _i(self.field(6))
-
-    @property
-    def hdop(self) -> float | None:
-        return _f(self.field(7))
-
-    @property
-    def altitude_msl(self) -> float | None:
-        return _f(self.field(8))
-
-    @property
-    def geoid_sep(self) -> float | None:
-        return _f(self.field(10))
-
-    @property
-    def age_diff(self) -> float | None:
-        return _f(self.field(12))
-
-    @property
-    def station_id(self) -> str | None:
-        return self.field(13) or None
+    quality = Field(5, _count)
+    satellites = Field(6, _i)
+    hdop = Field(7, _f)
+    altitude_msl = Field(8, _f)
+    geoid_sep = Field(10, _f)
+    age_diff = Field(12, _f)
+    station_id = Field(13, _text)
 
 
 class Gns(_Fix):
     """Position fix with a mode indicator per constellation."""
 
     __slots__ = ()
-
-    @property
-    def mode(self) -> str:  # one indicator per constellation (GPS, GLONASS, Galileo, BeiDou...)
-        return self.field(5)
-
-    @property
-    def satellites(self) -> int | None:
-        return _i(self.field(6))
-
-    @property
-    def hdop(self) -> float | None:
-        return _f(self.field(7))
-
-    @property
-    def altitude_msl(self) -> float | None:
-        return _f(self.field(8))
-
-    @property
-    def geoid_sep(self) -> float | None:
-        return _f(self.field(9))
-
-    @property
-    def age_diff(self) -> float | None:
-        return _f(self.field(10))
-
-    @property
-    def station_id(self) -> str | None:
-        return self.field(11) or None
+    mode = Field(5, str)  # one indicator per constellation (GPS, GLONASS, Galileo, BeiDou...)
+    satellites = Field(6, _i)
+    hdop = Field(7, _f)
+    altitude_msl = Field(8, _f)
+    geoid_sep = Field(9, _f)
+    age_diff = Field(10, _f)
+    station_id = Field(11, _text)
 
     @property
     def quality(self) -> int:
         """The best constellation's mode as a GGA quality."""
-        ranked = {GNS_QUALITY.get(c, 0) for c in self.mode}
-        return next((q for q in GNS_PREFERENCE if q in ranked), 0)
+        ranked = {GNS_QUALITY.get(c, FixQuality.INVALID) for c in self.mode}
+        return next((int(q) for q in GNS_PREFERENCE if q in ranked), 0)
 
 
 class Rmc(Sentence):
     __slots__ = ()
-
-    @property
-    def tod(self) -> float | None:
-        return _tod(self.field(0))
-
-    @property
-    def valid(self) -> bool:
-        return self.field(1) == "A"
-
-    @property
-    def lat(self) -> float | None:
-        return _angle(self.field(2), self.field(3))
-
-    @property
-    def lon(self) -> float | None:
-        return _angle(self.field(4), self.field(5))
-
-    @property
-    def speed_m_s(self) -> float | None:
-        knots = _f(self.field(6))
-        return None if knots is None else knots * KNOT_M_S
-
-    @property
-    def course_deg(self) -> float | None:
-        return _f(self.field(7))
-
-    @property
-    def day(self) -> date | None:
-        return _date(self.field(8))
-
-    @property
-    def mode(self) -> str | None:
-        return self.field(11) or None
+    tod = Field(0, _tod)
+    valid = Field(1, _is_a)
+    lat = Angle(2)
+    lon = Angle(4)
+    speed_m_s = Field(6, _knots)
+    course_deg = Field(7, _f)
+    day = Field(8, _date)
+    mode = Field(11, _text)
 
 
 class Gsa(Sentence):
     __slots__ = ()
-
-    @property
-    def fix_type(self) -> int | None:  # 1 none, 2 2D, 3 3D
-        return _i(self.field(1))
+    fix_type = Field(1, _i)  # 1 none, 2 2D, 3 3D
+    pdop = Field(14, _f)
+    hdop = Field(15, _f)
+    vdop = Field(16, _f)
+    system_id = Field(17, _i)  # NMEA 4.10: 1 GPS, 2 GLONASS, 3 Galileo, 4 BeiDou, 5 QZSS
 
     @property
     def prns(self) -> tuple[int, ...]:
         return tuple(p for p in (_i(x) for x in self.fields[2:14]) if p is not None)
-
-    @property
-    def pdop(self) -> float | None:
-        return _f(self.field(14))
-
-    @property
-    def hdop(self) -> float | None:
-        return _f(self.field(15))
-
-    @property
-    def vdop(self) -> float | None:
-        return _f(self.field(16))
-
-    @property
-    def system_id(self) -> int | None:  # NMEA 4.10: 1 GPS, 2 GLONASS, 3 Galileo, 4 BeiDou, 5 QZSS
-        return _i(self.field(17))
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,18 +272,9 @@ class SatInView:
 
 class Gsv(Sentence):
     __slots__ = ()
-
-    @property
-    def messages(self) -> int:
-        return _i(self.field(0)) or 0
-
-    @property
-    def number(self) -> int:
-        return _i(self.field(1)) or 0
-
-    @property
-    def in_view(self) -> int:
-        return _i(self.field(2)) or 0
+    messages = Field(0, _count)
+    number = Field(1, _count)
+    in_view = Field(2, _count)
 
     @property
     def signal_id(self) -> str | None:
@@ -306,70 +297,33 @@ class Gst(Sentence):
     """Pseudorange error statistics: 1-sigma errors in metres, the receiver's own estimate."""
 
     __slots__ = ()
-
-    @property
-    def tod(self) -> float | None:
-        return _tod(self.field(0))
-
-    @property
-    def rms(self) -> float | None:
-        return _f(self.field(1))
-
-    @property
-    def sigma_major(self) -> float | None:
-        return _f(self.field(2))
-
-    @property
-    def sigma_minor(self) -> float | None:
-        return _f(self.field(3))
-
-    @property
-    def orientation_deg(self) -> float | None:
-        return _f(self.field(4))
-
-    @property
-    def sigma_lat(self) -> float | None:
-        return _f(self.field(5))
-
-    @property
-    def sigma_lon(self) -> float | None:
-        return _f(self.field(6))
-
-    @property
-    def sigma_height(self) -> float | None:
-        return _f(self.field(7))
+    tod = Field(0, _tod)
+    rms = Field(1, _f)
+    sigma_major = Field(2, _f)
+    sigma_minor = Field(3, _f)
+    orientation_deg = Field(4, _f)
+    sigma_lat = Field(5, _f)
+    sigma_lon = Field(6, _f)
+    sigma_height = Field(7, _f)
 
 
 class Vtg(Sentence):
     __slots__ = ()
-
-    @property
-    def course_true(self) -> float | None:
-        return _f(self.field(0))
-
-    @property
-    def course_magnetic(self) -> float | None:
-        return _f(self.field(2))
+    course_true = Field(0, _f)
+    course_magnetic = Field(2, _f)
+    mode = Field(8, _text)
 
     @property
     def speed_m_s(self) -> float | None:
         kmh = _f(self.field(6))
         if kmh is not None:
             return kmh / 3.6
-        knots = _f(self.field(4))
-        return None if knots is None else knots * KNOT_M_S
-
-    @property
-    def mode(self) -> str | None:
-        return self.field(8) or None
+        return _knots(self.field(4))
 
 
 class Zda(Sentence):
     __slots__ = ()
-
-    @property
-    def tod(self) -> float | None:
-        return _tod(self.field(0))
+    tod = Field(0, _tod)
 
     @property
     def day(self) -> date | None:
@@ -384,26 +338,11 @@ class Zda(Sentence):
 
 class Gll(Sentence):
     __slots__ = ()
-
-    @property
-    def lat(self) -> float | None:
-        return _angle(self.field(0), self.field(1))
-
-    @property
-    def lon(self) -> float | None:
-        return _angle(self.field(2), self.field(3))
-
-    @property
-    def tod(self) -> float | None:
-        return _tod(self.field(4))
-
-    @property
-    def valid(self) -> bool:
-        return self.field(5) == "A"
-
-    @property
-    def mode(self) -> str | None:
-        return self.field(6) or None
+    lat = Angle(0)
+    lon = Angle(2)
+    tod = Field(4, _tod)
+    valid = Field(5, _is_a)
+    mode = Field(6, _text)
 
 
 @dataclass(slots=True)

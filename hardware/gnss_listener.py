@@ -29,7 +29,8 @@ from core.live import LiveStore
 from core.settings import Settings
 from gnss.fixes import FixAssembler, PositionFix
 from gnss.framer import StreamFramer
-from gnss.ntrip.protocol import BadRequest, ChunkDecoder, parse_head, response
+from gnss.ntrip import replies
+from gnss.ntrip.protocol import BadRequest, ChunkDecoder, parse_head
 from gnss.rtcm.framing import RtcmFrame
 from hardware.cloud_rtk import CloudRtk, RoverLink
 from parking.availability.service import LiveAvailability
@@ -151,12 +152,12 @@ class ReceiverListener:
         except BadRequest as exc:
             self.stats.refused += 1
             log.info("gnss_receiver_bad_ntrip_head", error=str(exc))
-            writer.write(response(1, "400 Bad Request"))
+            writer.write(replies.bad_request())
             return None
         receiver = await self._receiver(request.password or "", writer, request.version)
         if receiver is None:
             return None
-        writer.write(b"ICY 200 OK\r\n\r\n" if request.version == 1 else response(2, "200 OK"))
+        writer.write(replies.upload_accepted(request.version))
         await writer.drain()
         return Login(receiver, chunked=request.chunked)
 
@@ -171,18 +172,13 @@ class ReceiverListener:
             await self._refuse(writer, exc.detail, ntrip=ntrip)
             return None
         if ntrip is None:
-            writer.write(b"OK\r\n")
+            writer.write(replies.TOKEN_OK)
             await writer.drain()
         return receiver
 
     async def _refuse(self, writer: asyncio.StreamWriter, reason: str, ntrip: int | None = None) -> None:
         self.stats.refused += 1
-        if ntrip == 1:
-            writer.write(b"ERROR - Bad Password\r\n")
-        elif ntrip == 2:
-            writer.write(response(2, "401 Unauthorized"))
-        else:
-            writer.write(f"ERROR {reason}\r\n".encode())
+        writer.write(replies.token_refused(reason) if ntrip is None else replies.source_refused(ntrip))
         with contextlib.suppress(ConnectionError):
             await writer.drain()
 

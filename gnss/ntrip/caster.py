@@ -20,7 +20,8 @@ What a relay must guarantee, and how:
   sourcetable with nmea=1; a rover gets nothing until its first GGA, then the frames of the
   nearest live base. The rover's ``Client`` sits in that base's fan-out set and is moved to another
   base's set between two frames (fan-out is synchronous), so it only ever receives whole frames,
-  byte for byte as the base sent them. Rules (hysteresis, silence) in ``gnss.ntrip.nearest``.
+  byte for byte as the base sent them. Rules (hysteresis, silence) and the moves and periodic
+  checks that apply them (``NearestRoll``) are in ``gnss.ntrip.nearest``.
   Candidates are all live mounts with an ARP, mirrors included. It is opt-in (``beidou ntrip
   serve`` turns it on) so that a caster built without it lists exactly its accounts' mounts.
 """
@@ -38,18 +39,10 @@ from typing import Protocol
 import structlog
 
 from gnss.nmea import Gga, parse_sentence
+from gnss.ntrip import replies
 from gnss.ntrip.mounts import StreamStats
-from gnss.ntrip.nearest import LatLon, NearestPolicy, choose_base, is_live
-from gnss.ntrip.protocol import (
-    MAX_HEAD,
-    BadRequest,
-    ChunkDecoder,
-    Request,
-    chunk,
-    parse_head,
-    response,
-    stream_head,
-)
+from gnss.ntrip.nearest import NearestPolicy, NearestRoll
+from gnss.ntrip.protocol import MAX_HEAD, BadRequest, ChunkDecoder, Request, chunk, parse_head
 from gnss.ntrip.sourcetable import MountInfo, sourcetable
 from gnss.rtcm.framing import RtcmFramer
 
@@ -139,19 +132,19 @@ class Caster:
         self.mounts: dict[str, Mount] = {}
         self.local_mounts: dict[str, MountInfo] = {}
         self.bad_requests = 0
-        self._nearest_task: asyncio.Task[None] | None = None
-        self._live_names: frozenset[str] = frozenset()
+        self._nearest: NearestRoll[Client] | None = None
         if nearest is not None:
-            self.mounts[NEAREST] = Mount(NEAREST, live=lambda: bool(self._live_bases()))
+            rovers: set[Client] = set()  # NEAREST's own clients, served from their base's fan-out
+            self._nearest = NearestRoll(nearest, self.mounts, rovers, clock)
+            self.mounts[NEAREST] = Mount(NEAREST, clients=rovers, live=self._nearest.any_live)
 
     async def serve(self, host: str, port: int) -> asyncio.Server:
         return await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD * 2, backlog=4096)
 
     async def close(self) -> None:
         """Cut every source and client so their handlers end before the server goes away."""
-        if self._nearest_task is not None:
-            self._nearest_task.cancel()
-            self._nearest_task = None
+        if self._nearest is not None:
+            self._nearest.stop()
         for mount in self.mounts.values():
             for client in list(mount.clients):
                 client.closed = True
@@ -200,7 +193,7 @@ class Caster:
                 self.bad_requests += 1
                 log.info("ntrip_bad_request", error=type(exc).__name__)
                 if not isinstance(exc, asyncio.IncompleteReadError):
-                    writer.write(response(1, "400 Bad Request"))
+                    writer.write(replies.bad_request())
                 return
             if request.method in ("SOURCE", "POST"):
                 await self._source(request, reader, writer)
@@ -217,14 +210,7 @@ class Caster:
 
     async def _send_sourcetable(self, request: Request, writer: asyncio.StreamWriter) -> None:
         body = sourcetable(await self._described())
-        if request.version == 2:
-            writer.write(response(2, "200 OK", {"Content-Type": "gnss/sourcetable"}, body))
-        else:
-            writer.write(
-                b"SOURCETABLE 200 OK\r\nServer: NTRIP beidou-mobility/1.0\r\nContent-Type: text/plain\r\n"
-                + f"Content-Length: {len(body)}\r\n\r\n".encode()
-                + body
-            )
+        writer.write(replies.sourcetable_reply(request.version, body))
         await writer.drain()
 
     async def _infos(self) -> list[MountInfo]:
@@ -245,25 +231,18 @@ class Caster:
         v = request.version
         if request.mount in self.local_mounts or (self.nearest is not None and request.mount == NEAREST):
             # served by the caster itself (a mirror, or the virtual mount): not for a base station
-            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            writer.write(replies.mount_taken(v))
             return
         if not await self.accounts.source_allowed(request.mount, request.user, request.password):
-            if v == 1:
-                writer.write(b"ERROR - Bad Password\r\n")
-            else:
-                writer.write(
-                    response(2, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
-                )
+            writer.write(replies.source_refused(v, request.mount))
             return
         mount = self.mount(request.mount)
         if mount.source is not None:
-            writer.write(b"ERROR - Mount Point Taken\r\n" if v == 1 else response(2, "409 Conflict"))
+            writer.write(replies.mount_taken(v))
             return
         mount.source = writer
         mount.stats.connected_at = self.clock()
-        writer.write(
-            b"ICY 200 OK\r\n\r\n" if v == 1 else b"HTTP/1.1 200 OK\r\nNtrip-Version: Ntrip/2.0\r\n\r\n"
-        )
+        writer.write(replies.source_accepted(v))
         await writer.drain()
         log.info("ntrip_source_up", mount=mount.name, version=v)
         framer = RtcmFramer()
@@ -296,29 +275,28 @@ class Caster:
             if v == 1:  # NTRIP 1.0: an unknown mount answers with the sourcetable
                 await self._send_sourcetable(request, writer)
             else:
-                writer.write(response(2, "404 Not Found"))
+                writer.write(replies.not_found(2))
             return
         if not await self.accounts.client_allowed(request.mount, request.user, request.password):
-            writer.write(
-                response(v, "401 Unauthorized", {"WWW-Authenticate": f'Basic realm="/{request.mount}"'})
-            )
+            writer.write(replies.unauthorized(v, request.mount))
             return
         mount = self.mount(request.mount)
         client = Client(writer, v, mount.name, request.user)
         client.position = gga_position(request.headers.get("ntrip-gga", "").encode())
-        writer.write(stream_head(v))
+        writer.write(replies.stream_head(v))
         mount.clients.add(client)  # NEAREST: the rovers' roll, frames come from `serving`'s fan-out
         log.info("ntrip_client_up", mount=mount.name, user=request.user, version=v)
-        if self._is_nearest(client):
-            self._place(client)
-            self._start_nearest_checks()
+        roll = self._roll_of(client)
+        if roll is not None:
+            roll.place(client)
+            roll.start()
         try:
             await asyncio.gather(self._drain(client), self._read_client(client, reader))
         finally:
             client.closed = True
             mount.clients.discard(client)
-            if client.serving is not None:
-                self._move(client, None)
+            if roll is not None and client.serving is not None:
+                roll.move(client, None)
 
     async def _read_client(self, client: Client, reader: asyncio.StreamReader) -> None:
         """Whatever a client sends after its request: GGA lines (NTRIP 1.0 in-band); the end of
@@ -336,8 +314,8 @@ class Caster:
             position = gga_position(line)
             if position is not None:
                 client.position = position
-                if self._is_nearest(client):
-                    self._place(client)
+                if (roll := self._roll_of(client)) is not None:
+                    roll.place(client)
 
     # --- fan-out --------------------------------------------------------------------------------
 
@@ -411,80 +389,19 @@ class Caster:
                 await client.writer.drain()
             client.full_since = None
 
-    # --- NEAREST -------------------------------------------------------------------------------
+    # --- NEAREST (rules, bookkeeping, timing: gnss.ntrip.nearest) ------------------------------
 
-    def _is_nearest(self, client: Client) -> bool:
-        return self.nearest is not None and client.mount == NEAREST
-
-    def _live_bases(self) -> dict[str, LatLon]:
-        """Name -> ARP lat/lon of every mount that may serve NEAREST rovers now."""
-        assert self.nearest is not None
-        now = self.clock()
-        out = {}
-        for name, m in self.mounts.items():
-            s = m.stats
-            position = (s.lat, s.lon) if s.lat is not None and s.lon is not None else None
-            if m.live is None and is_live(m.online, position, s.age_s(now), self.nearest):
-                assert position is not None
-                out[name] = position
-        return out
-
-    def _place(self, client: Client, live: dict[str, LatLon] | None = None) -> None:
-        """(Re)choose a NEAREST rover's base from its latest position; move it if the rule says so."""
-        assert self.nearest is not None
-        if client.closed or client.position is None:
-            return
-        live = self._live_bases() if live is None else live
-        choice = choose_base(client.position, live, client.serving, self.nearest)
-        if choice != client.serving:
-            self._move(client, choice)
-
-    def _move(self, client: Client, to: str | None) -> None:
-        """Take the client out of one base's fan-out and into another's. Fan-out writes whole frames
-        synchronously, so this runs between two frames of either base."""
-        before = client.serving
-        if before is not None and before in self.mounts:
-            self.mounts[before].clients.discard(client)
-        client.serving = to
-        if to is not None:
-            self.mounts[to].clients.add(client)
-            if before is not None:
-                client.switches += 1
-        if not client.closed:
-            log.info("ntrip_nearest_base", user=client.user, base=to, previous=before)
+    def _roll_of(self, client: Client) -> NearestRoll[Client] | None:
+        return self._nearest if client.mount == NEAREST else None
 
     def _source_gone(self, mount: Mount) -> None:
-        """A base's source disconnected: its NEAREST rovers fail over now, not at the next check."""
-        if self.nearest is None:
-            return
-        live = self._live_bases()
-        for client in list(mount.clients):
-            if client.serving == mount.name:
-                self._place(client, live)
-
-    def _start_nearest_checks(self) -> None:
-        if self._nearest_task is None:
-            self._nearest_task = asyncio.get_running_loop().create_task(self._nearest_checks())
-
-    async def _nearest_checks(self) -> None:
-        """While NEAREST has rovers: leave silent bases, and re-choose for every rover when the set
-        of live bases changed (one went or came back). GGA-driven choices happen as GGA arrive."""
-        assert self.nearest is not None
-        roll = self.mounts[NEAREST].clients
-        while True:
-            await asyncio.sleep(self.nearest.check_every_s)
-            if not roll:
-                break
-            self.check_nearest()
-        self._nearest_task = None
+        if self._nearest is not None:
+            self._nearest.source_gone(mount)
 
     def check_nearest(self) -> None:
-        live = self._live_bases()
-        changed = frozenset(live) != self._live_names
-        self._live_names = frozenset(live)
-        for client in list(self.mounts[NEAREST].clients):
-            if changed or client.serving not in live:
-                self._place(client, live)
+        """Re-evaluate every NEAREST rover now (the periodic check does this by itself)."""
+        assert self._nearest is not None
+        self._nearest.check()
 
     # --- observability --------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 NTRIP 1.0 is almost HTTP/1.0: ``GET /MOUNT HTTP/1.0`` answered by ``ICY 200 OK``, and sources
 push with ``SOURCE <password> /<mount>``. NTRIP 2.0 is real HTTP/1.1 with an ``Ntrip-Version:
 Ntrip/2.0`` header, chunked bodies, ``POST`` for sources and ``Ntrip-GGA`` for the rover's position.
+What we answer is spelled in ``gnss.ntrip.replies``.
 """
 
 from __future__ import annotations
@@ -78,29 +79,6 @@ def basic_credentials(header: str | None) -> tuple[str | None, str | None]:
         return None, None
     user, sep, password = decoded.partition(":")
     return (user, password) if sep else (None, None)
-
-
-def response(version: int, status: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
-    """A complete short answer (errors, sourcetables); streams send ``stream_head`` instead."""
-    head = [f"HTTP/1.1 {status}" if version == 2 else f"HTTP/1.0 {status}"]
-    if version == 2:
-        head.append("Ntrip-Version: Ntrip/2.0")
-    head.append("Server: NTRIP beidou-mobility/1.0")
-    for name, value in (headers or {}).items():
-        head.append(f"{name}: {value}")
-    head.append(f"Content-Length: {len(body)}")
-    head.append("Connection: close")
-    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
-
-
-def stream_head(version: int) -> bytes:
-    if version == 1:
-        return b"ICY 200 OK\r\n\r\n"
-    return (
-        b"HTTP/1.1 200 OK\r\nNtrip-Version: Ntrip/2.0\r\nServer: NTRIP beidou-mobility/1.0\r\n"
-        b"Content-Type: gnss/data\r\nCache-Control: no-store, no-cache, max-age=0\r\n"
-        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-    )
 
 
 def chunk(data: bytes) -> bytes:

@@ -7,11 +7,11 @@ generator; compr-encryp; authentication; fee; bitrate; misc.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from gnss.ntrip.caster import Mount
+from gnss.ntrip.mounts import StreamStats
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,11 +25,21 @@ class MountInfo:
     solution: int = 0  # 0 single base, 1 network
 
 
+class MountState(Protocol):
+    """What a record says of a mount's stream (the caster's ``Mount``; typed here so that this
+    module needs nothing from the caster that imports it)."""
+
+    @property
+    def stats(self) -> StreamStats: ...
+    @property
+    def online(self) -> bool: ...
+
+
 def _clean(text: str) -> str:
     return text.replace(";", ",").replace("\r", " ").replace("\n", " ")
 
 
-def str_record(info: MountInfo, mount: Mount | None) -> str:
+def str_record(info: MountInfo, mount: MountState | None) -> str:
     stats = mount.stats if mount is not None else None
     rates = stats.rates() if stats is not None else {}
     details = ",".join(f"{t}({r})" for t, r in rates.items())
@@ -60,7 +70,7 @@ def str_record(info: MountInfo, mount: Mount | None) -> str:
     return ";".join(fields)
 
 
-def sourcetable(mounts: list[tuple[MountInfo, Mount | None]]) -> bytes:
+def sourcetable(mounts: Sequence[tuple[MountInfo, MountState | None]]) -> bytes:
     lines = [str_record(info, mount) for info, mount in mounts]
     lines.append("ENDSOURCETABLE")
     return ("\r\n".join(lines) + "\r\n").encode("latin-1", "replace")

@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gnss.geodesy import geodetic_to_enu
-from gnss.rtk.posfile import Q_DGPS, Q_FIX, Q_FLOAT, Q_SINGLE, FloatArray, PosSolutions
+from gnss.quality import SolutionQuality
+from gnss.rtk.posfile import FloatArray, PosSolutions
 
 Llh = tuple[float, float, float]
 PERCENTILE: Final = 95.0
@@ -83,10 +84,10 @@ def quality_shares(q: NDArray[np.int64]) -> dict[str, float]:
     return {
         name: 100.0 * float(np.count_nonzero(q == value)) / n
         for name, value in (
-            ("fix_pct", Q_FIX),
-            ("float_pct", Q_FLOAT),
-            ("dgps_pct", Q_DGPS),
-            ("single_pct", Q_SINGLE),
+            ("fix_pct", SolutionQuality.FIX),
+            ("float_pct", SolutionQuality.FLOAT),
+            ("dgps_pct", SolutionQuality.DGPS),
+            ("single_pct", SolutionQuality.SINGLE),
         )
     }
 
@@ -98,7 +99,7 @@ def errors_vs_truth(sols: PosSolutions, truth_llh: Llh) -> TruthErrors | None:
     enu = enu_errors_m(sols, truth_llh) * _CM
     h = np.hypot(enu[:, 0], enu[:, 1])
     v = np.abs(enu[:, 2])
-    fixed = sols.q == Q_FIX
+    fixed = sols.q == SolutionQuality.FIX
     return TruthErrors(
         h_rms_cm=_rms(h),
         v_rms_cm=_rms(v),
@@ -120,7 +121,7 @@ def match_epochs(a: PosSolutions, b: PosSolutions) -> tuple[NDArray[np.intp], ND
 def agreement(sols: PosSolutions, ref: PosSolutions) -> Agreement:
     """Compare a run with a reference run where both are fixed."""
     ia, ib = match_epochs(sols, ref)
-    both = (sols.q[ia] == Q_FIX) & (ref.q[ib] == Q_FIX)
+    both = (sols.q[ia] == SolutionQuality.FIX) & (ref.q[ib] == SolutionQuality.FIX)
     ia, ib = ia[both], ib[both]
     n_both = int(ia.shape[0])
     h95 = hmax = v95 = None

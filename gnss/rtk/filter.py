@@ -33,6 +33,7 @@ from gnss.antex import ReceiverModel, range_correction_m
 from gnss.atmosphere import niell_hydrostatic, saastamoinen_m
 from gnss.geodesy import ecef_to_geodetic, enu_rotation
 from gnss.orbits import C_MPS
+from gnss.quality import SolutionQuality
 from gnss.rtk.ambiguity import Fix, WarmStart, resolve
 from gnss.rtk.antennas import NO_ANTENNAS, Antennas
 from gnss.rtk.options import RtkOptions
@@ -54,8 +55,6 @@ SYSTEM_INDEX: Final = {"G": 0, "E": 1, "C": 2, "J": 3, "R": 4}
 # not have. (solve_rinex reads no GLONASS in those modes, RtkOptions.systems_used; this keeps it
 # out of the double differences for callers that pass it anyway.)
 CODE_ONLY_SYSTEM: Final = SYSTEM_INDEX["R"]
-
-Q_NONE, Q_FIX, Q_FLOAT, Q_DGNSS, Q_SINGLE = 0, 1, 2, 4, 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,11 +352,12 @@ class RtkFilter:
             )
         v, h, r, used = self._double_differences(res, phase_ok, code_ok)
         if v.size < 4:
-            return EpochResult(ep.spp_ecef_m, np.eye(3) * VAR_POS_M2, Q_SINGLE, int(above.sum()), 0.0)
+            single = SolutionQuality.SINGLE
+            return EpochResult(ep.spp_ecef_m, np.eye(3) * VAR_POS_M2, single, int(above.sum()), 0.0)
         self._update(v, h, r)
         ns = int(used.size) if self.use_phase else int(above.sum())
         if not self.use_phase:
-            return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), Q_DGNSS, ns, 0.0)
+            return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), SolutionQuality.DGPS, ns, 0.0)
         ratio = 0.0
         if self.opt.ar != "off":
             fixed = self._resolve(ep, phase_ok, res.el, (ph_b, co_b))
@@ -365,10 +365,10 @@ class RtkFilter:
                 self.fix_run += 1
                 if self.opt.ar == "fix-and-hold" and self.fix_run >= self.opt.min_fix_to_hold:
                     self._hold(fixed)
-                return EpochResult(fixed.pos_m, fixed.pos_cov, Q_FIX, ns, fixed.ratio)
+                return EpochResult(fixed.pos_m, fixed.pos_cov, SolutionQuality.FIX, ns, fixed.ratio)
             ratio = fixed
         self.fix_run = 0
-        return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), Q_FLOAT, ns, ratio)
+        return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), SolutionQuality.FLOAT, ns, ratio)
 
     def _hatch(self, ep: EpochObs, sd_pr: F64, phase_ok: NDArray[np.bool_], dt: float) -> F64:
         """Single-differenced code smoothed by single-differenced carrier (Hatch filter): the

@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
 from gnss.fixes import PositionFix
+from gnss.quality import GGA_QUALITY_OF_SOLUTION, SolutionQuality
 from gnss.rinex import Observations
 from gnss.rtcm.decode import decode
 from gnss.rtcm.ephemeris import KeplerEphemeris
@@ -49,18 +50,16 @@ from gnss.rtcm.framing import RtcmFrame, RtcmFramer
 from gnss.rtcm.msm import MSM_SYSTEMS, MsmEpoch, is_msm
 from gnss.rtcm.station import StationArp
 from gnss.rtk.broadcast import BDT_GPST_S, WEEK_S, BroadcastNav, gpst_seconds
-from gnss.rtk.filter import Q_DGNSS, Q_FIX, Q_FLOAT, Q_SINGLE
 from gnss.rtk.obsdata import ReceiverEpochs, build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import gpst_minus_utc_s, nmea_gga_lines
 from gnss.rtk.rtcm_input import EPHEMERIS_SYSTEM, RtcmStream, message_times, observations, reference_gpst_s
 from gnss.rtk.solve import EpochSolution, EpochSolver, Observed, observed_at, pos_solutions, solution_times
 
-__all__ = ["GGA_QUALITY", "LiveRtk", "LiveStats", "RtcmEpochs"]
+__all__ = ["LiveRtk", "LiveStats", "RtcmEpochs"]
 
 F64 = NDArray[np.float64]
 G = TypeVar("G", bound=np.generic)
-GGA_QUALITY: Final = {Q_FIX: 4, Q_FLOAT: 5, Q_DGNSS: 2, Q_SINGLE: 1}
 _MIN_MSM: Final = 4
 _STATION_TYPES: Final = frozenset((1005, 1006))
 _GPS_EPOCH_UTC: Final = datetime.datetime(1980, 1, 6, tzinfo=datetime.UTC)
@@ -456,20 +455,21 @@ class LiveRtk:
         lat, lon, h = (float(v) for v in pos.llh[0])
         sdn, sde, sdu = (float(v) for v in pos.sd[0, :3])
         tod = utc.hour * 3600 + utc.minute * 60 + utc.second + utc.microsecond / 1e6
+        differential = sol.q != SolutionQuality.SINGLE
         return PositionFix(
             tod=tod,
             time=utc,
             lat=lat,
             lon=lon,
             height=h,
-            quality=GGA_QUALITY[sol.q],
+            quality=int(GGA_QUALITY_OF_SOLUTION[sol.q]),
             satellites=sol.ns,
             hdop=round(sol.dop[2], 2) if np.isfinite(sol.dop[2]) else None,
-            age_diff=sol.age_s if sol.q != Q_SINGLE else None,
-            station_id=str(self._station) if sol.q != Q_SINGLE and self._station is not None else None,
-            sigma_lat=sdn if sol.q != Q_SINGLE else None,
-            sigma_lon=sde if sol.q != Q_SINGLE else None,
-            sigma_height=sdu if sol.q != Q_SINGLE else None,
+            age_diff=sol.age_s if differential else None,
+            station_id=str(self._station) if differential and self._station is not None else None,
+            sigma_lat=sdn if differential else None,
+            sigma_lon=sde if differential else None,
+            sigma_height=sdu if differential else None,
         )
 
 

@@ -33,19 +33,12 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from gnss.nmea import nmea_angle, with_checksum
+from gnss.quality import GGA_QUALITY_OF_SOLUTION, SolutionQuality
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 TimeArray = NDArray[np.datetime64]
 TimeFormat = Literal["hms", "tow"]
-
-Q_NONE: Final = 0
-Q_FIX: Final = 1
-Q_FLOAT: Final = 2
-Q_SBAS: Final = 3
-Q_DGPS: Final = 4
-Q_SINGLE: Final = 5
-Q_PPP: Final = 6
 
 GPS_EPOCH: Final = np.datetime64("1980-01-06T00:00:00", "ns")
 _WEEK_NS: Final = 604_800 * 1_000_000_000
@@ -68,10 +61,9 @@ _LEAPS: Final = (
     ("1996-01-01", 11), ("1997-07-01", 12), ("1999-01-01", 13), ("2006-01-01", 14), ("2009-01-01", 15),
     ("2012-07-01", 16), ("2015-07-01", 17), ("2017-01-01", 18),
 )  # fmt: skip
-# RTKLIB's GGA quality for each Q (outnmea_gga's nmea_solq); SBAS, which RTKLIB leaves at 0
-# ("invalid"), is differential in NMEA's terms, so it gets 2.
-_GGA_QUALITY: Final = {Q_FIX: 4, Q_FLOAT: 5, Q_SBAS: 2, Q_DGPS: 2, Q_SINGLE: 1, Q_PPP: 3}
-_DIFFERENTIAL: Final = frozenset({Q_FIX, Q_FLOAT, Q_SBAS, Q_DGPS})
+_DIFFERENTIAL: Final = frozenset(
+    {SolutionQuality.FIX, SolutionQuality.FLOAT, SolutionQuality.SBAS, SolutionQuality.DGPS}
+)
 
 
 class PosFormatError(ValueError):
@@ -324,7 +316,7 @@ def pos_text(
     out.write(f"% program   : {program}\n")
     for name in inputs:
         out.write(f"% inp file  : {name}\n")
-    keep = sols.q != Q_NONE
+    keep = sols.q != SolutionQuality.NONE
     sols = sols if keep.all() else sols.take(keep)
     if obs_span is None and len(sols):
         obs_span = (sols.time[0], sols.time[-1])
@@ -440,15 +432,16 @@ def nmea_gga_lines(
     lines = []
     for i in range(n):
         q = int(sols.q[i])
-        if q not in _GGA_QUALITY:
+        if q not in GGA_QUALITY_OF_SOLUTION:
             lines.append(with_checksum(f"{talker}GGA,,,,,,,,,,,,,,"))
             continue
         hms = str(clock[i])[11:22].replace(":", "")  # hh:mm:ss.ss of the ISO string -> hhmmss.ss
         lat, lon, h = (float(v) for v in sols.llh[i])
         age = f"{float(sols.age_s[i]):.1f}" if q in _DIFFERENTIAL else ""
+        quality = int(GGA_QUALITY_OF_SOLUTION[q])
         body = (
             f"{talker}GGA,{hms},{nmea_angle(lat, 2)},{'N' if lat >= 0 else 'S'},"
-            f"{nmea_angle(lon, 3)},{'E' if lon >= 0 else 'W'},{_GGA_QUALITY[q]},{int(sols.ns[i]):02d},"
+            f"{nmea_angle(lon, 3)},{'E' if lon >= 0 else 'W'},{quality},{int(sols.ns[i]):02d},"
             f"{dop[i]:.1f},{h - sep[i]:.3f},M,{sep[i]:.3f},M,{age},"
         )
         lines.append(with_checksum(body))

@@ -18,10 +18,11 @@ from threadpoolctl import threadpool_limits
 
 from gnss.geodesy import ecef_to_geodetic, enu_rotation
 from gnss.orbits import C_MPS
+from gnss.quality import SolutionQuality
 from gnss.rinex import read_nav, read_obs
 from gnss.rtk.antennas import Antennas, receiver_antennas
 from gnss.rtk.broadcast import BroadcastNav
-from gnss.rtk.filter import Q_SINGLE, EpochObs, RtkFilter
+from gnss.rtk.filter import EpochObs, RtkFilter
 from gnss.rtk.obsdata import ObsSet, ReceiverEpochs, build
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.posfile import PosSolutions, sd_from_enu_cov
@@ -202,7 +203,8 @@ class EpochSolver:
         clock_s = spp.clock_m.get("G", next(iter(spp.clock_m.values()), 0.0)) / C_MPS
         dop = (spp.dop["gdop"], spp.dop["pdop"], spp.dop["hdop"], spp.dop["vdop"])
         if self.rtk is None or base is None:
-            return EpochSolution(spp.ecef_m, np.zeros((3, 3)), Q_SINGLE, spp.n_used, 0.0, 0.0, clock_s, dop)
+            single = SolutionQuality.SINGLE
+            return EpochSolution(spp.ecef_m, np.zeros((3, 3)), single, spp.n_used, 0.0, 0.0, clock_s, dop)
         t_base, b = base[0], base[1].masked(self.options.cn0_mask_dbhz)
         bs = sat_states(nav, self.sats, t_base, b.pr_m[:, 0])
         ep = EpochObs(

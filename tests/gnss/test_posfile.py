@@ -20,13 +20,9 @@ import pynmea2
 import pytest
 
 from gnss.geodesy import ecef_to_geodetic
+from gnss.quality import SolutionQuality as Q
 from gnss.rtk.compare import agreement, compare, format_report, match_epochs
 from gnss.rtk.posfile import (
-    Q_DGPS,
-    Q_FIX,
-    Q_FLOAT,
-    Q_NONE,
-    Q_SINGLE,
     PosFormatError,
     PosSolutions,
     TimeFormat,
@@ -134,7 +130,7 @@ def _random_solutions(n: int, seed: int = 7) -> PosSolutions:
         llh=np.column_stack(
             [rng.uniform(-89, 89, n), rng.uniform(-179.9, 179.9, n), rng.uniform(-50, 3000, n)]
         ),
-        q=rng.choice([Q_FIX, Q_FLOAT, Q_DGPS, Q_SINGLE], n),
+        q=rng.choice([Q.FIX, Q.FLOAT, Q.DGPS, Q.SINGLE], n),
         ns=rng.integers(4, 60, n),
         sd=rng.normal(0, 0.5, (n, 6)),
         age_s=rng.uniform(0, 30, n),
@@ -166,7 +162,7 @@ def test_times_round_like_rtklib_and_no_solution_rows_are_skipped() -> None:
     t = np.array(
         ["2024-06-24T08:20:00.0004999", "2024-06-24T08:20:00.9995", "2024-06-24T08:20:02"], "datetime64[ns]"
     )
-    sols = PosSolutions.from_lists(t, [[35.0, 136.0, 100.0]] * 3, [Q_SINGLE, Q_SINGLE, Q_NONE], [5, 5, 0])
+    sols = PosSolutions.from_lists(t, [[35.0, 136.0, 100.0]] * 3, [Q.SINGLE, Q.SINGLE, Q.NONE], [5, 5, 0])
     lines = [line for line in pos_text(sols).splitlines() if not line.startswith("%")]
     assert [line[:23] for line in lines] == ["2024/06/24 08:20:00.000", "2024/06/24 08:20:01.000"]
 
@@ -183,7 +179,7 @@ def test_gga_sentences_parse_and_map_quality() -> None:
     sols = _random_solutions(200, seed=3)
     lines = nmea_gga_lines(sols)
     assert len(lines) == len(sols)
-    quality = {Q_FIX: 4, Q_FLOAT: 5, Q_DGPS: 2, Q_SINGLE: 1}
+    quality = {Q.FIX: 4, Q.FLOAT: 5, Q.DGPS: 2, Q.SINGLE: 1}
     leap = gpst_minus_utc_s(sols.time)
     assert set(leap.tolist()) == {18}
     for i, line in enumerate(lines):
@@ -205,7 +201,7 @@ def test_gga_sentences_parse_and_map_quality() -> None:
             - (expected.hour * 3600 + expected.minute * 60 + expected.second + expected.microsecond / 1e6)
         )
         assert min(delta, 86400 - delta) <= 0.005 + 1e-9
-        assert (msg.age_gps_data != "") == (sols.q[i] != Q_SINGLE)
+        assert (msg.age_gps_data != "") == (sols.q[i] != Q.SINGLE)
     bad = lines[0][:-2] + ("00" if lines[0][-2:] != "00" else "01")
     with pytest.raises(pynmea2.ChecksumError):
         pynmea2.parse(bad, check=True)
@@ -219,7 +215,7 @@ def test_gga_known_sentence() -> None:
     assert line.startswith("$GPGGA,081942.00,3508.0819408,N,13658.6545287,E,4,42,1.0,67.361,M,37.500,M,0.0,*")
     body = line[1 : line.index("*")]
     assert line[-2:] == f"{pynmea2.NMEASentence.checksum(body):02X}"
-    no_fix = PosSolutions.from_lists(sols.time, sols.llh, [Q_NONE], [0])
+    no_fix = PosSolutions.from_lists(sols.time, sols.llh, [Q.NONE], [0])
     assert nmea_gga_lines(no_fix) == [
         "$GNGGA,,,,,,,,,,,,,,*" + f"{pynmea2.NMEASentence.checksum('GNGGA,,,,,,,,,,,,,,'):02X}"
     ]
@@ -270,7 +266,7 @@ def test_agreement_with_itself_and_with_demo5() -> None:
     assert same.fixed_h95_cm == 0.0 and same.fixed_hmax_cm == 0.0
     d5 = ref("matstatic_kin_bds_l1_cont_D5.pos")
     other = agreement(d5, b34)
-    assert other.both_fixed_epochs == int(np.count_nonzero((d5.q == Q_FIX) & (b34.q == Q_FIX))) == 297
+    assert other.both_fixed_epochs == int(np.count_nonzero((d5.q == Q.FIX) & (b34.q == Q.FIX))) == 297
     assert other.fixed_h95_cm is not None and other.fixed_hmax_cm is not None
     assert 0.0 < other.fixed_h95_cm <= other.fixed_hmax_cm < 1.0  # the two RTKLIBs agree within 1 cm
 

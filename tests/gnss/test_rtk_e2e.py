@@ -34,13 +34,14 @@ from typer.testing import CliRunner
 
 from api.cli import app
 from gnss.geodesy import ecef_to_geodetic, geodetic_to_ecef
+from gnss.quality import SolutionQuality as Q
 from gnss.rinex import read_nav, read_obs
 from gnss.rtk.broadcast import BroadcastNav
 from gnss.rtk.compare import agreement, compare, match_epochs
 from gnss.rtk.filter import RtkFilter
 from gnss.rtk.obsdata import build
 from gnss.rtk.options import RtkOptions
-from gnss.rtk.posfile import Q_DGPS, Q_FIX, Q_FLOAT, Q_SINGLE, PosSolutions, nmea_gga_lines, read_pos
+from gnss.rtk.posfile import PosSolutions, nmea_gga_lines, read_pos
 from gnss.rtk.solve import EpochSolver, observed_at, solve_rinex
 
 DATA = Path(__file__).parents[1] / "data" / "gnss"
@@ -55,7 +56,7 @@ REF = DATA / "reference"
 # one quantum says nothing about which is closer to the truth, so it is the tolerance: 0.01 cm.
 FILE_QUANTUM_CM: Final = 0.01
 AGREEMENT_CM: Final = 1.0  # the "within 1 cm (horizontal 95 %) of RTKLIB's fixed positions"
-GGA_QUALITY: Final = {Q_FIX: 4, Q_FLOAT: 5, Q_DGPS: 2, Q_SINGLE: 1}
+GGA_QUALITY: Final = {Q.FIX: 4, Q.FLOAT: 5, Q.DGPS: 2, Q.SINGLE: 1}
 
 
 def _llh(x: float, y: float, z: float) -> tuple[float, float, float]:
@@ -195,7 +196,7 @@ def test_fixed_positions_within_1cm_of_rtklib(solve: Solver, dataset: str, conf:
     ours = solve(dataset, conf_options(conf))
     ref = reference(dataset, conf, "B34", ours)
     both = agreement(ours, ref)
-    assert both.both_fixed_epochs == np.count_nonzero(ref.q == Q_FIX)  # RTKLIB's fixed epochs are ours too
+    assert both.both_fixed_epochs == np.count_nonzero(ref.q == Q.FIX)  # RTKLIB's fixed epochs are ours too
     assert both.fixed_h95_cm is not None
     assert both.fixed_h95_cm < AGREEMENT_CM
 
