@@ -48,12 +48,12 @@ out = Console()
 
 # RTKPLOT's colours per quality, so a plot reads like RTKLIB's
 Q_STYLE: Final = {
-    1: ("fix", "tab:green"),
-    2: ("float", "orange"),
-    3: ("sbas", "tab:purple"),
-    4: ("dgps", "tab:blue"),
-    5: ("single", "tab:red"),
-    6: ("ppp", "tab:cyan"),
+    SolutionQuality.FIX: ("fix", "tab:green"),
+    SolutionQuality.FLOAT: ("float", "orange"),
+    SolutionQuality.SBAS: ("sbas", "tab:purple"),
+    SolutionQuality.DGPS: ("dgps", "tab:blue"),
+    SolutionQuality.SINGLE: ("single", "tab:red"),
+    SolutionQuality.PPP: ("ppp", "tab:cyan"),
 }
 
 TruthOption = Annotated[
