@@ -124,9 +124,11 @@ async def make_client(backend: Backend, maas_dir: Path) -> AsyncIterator[Callabl
     _wipe(backend)
     stack: list[tuple[Any, httpx.AsyncClient]] = []
 
-    async def start(*, fast_paths: bool = True, **overrides: Any) -> Client:
+    async def start(*, fast_paths: bool = True, background_tasks: bool = False, **overrides: Any) -> Client:
         overrides.setdefault("maas_dir", maas_dir)
-        app = create_app(settings_for(backend, **overrides), background_tasks=False, fast_paths=fast_paths)
+        app = create_app(
+            settings_for(backend, **overrides), background_tasks=background_tasks, fast_paths=fast_paths
+        )
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()
         http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")

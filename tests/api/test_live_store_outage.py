@@ -12,7 +12,6 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from api import background
 from tests.support import REDIS_URL, Client, iso, now_utc
 
 REDIS_START = [
@@ -60,7 +59,8 @@ def _start_redis() -> None:
 
 async def test_redis_outage_degrades_and_recovers(make_client: Any) -> None:
     # On the embedded backend too, pointed at the real Redis: SQLite + Redis is a valid setup.
-    client: Client = await make_client(redis_url=REDIS_URL)
+    # the app's own background monitor runs (probing every 0.2 s), as in production
+    client: Client = await make_client(redis_url=REDIS_URL, background_tasks=True, live_probe_interval_s=0.2)
     op = await client.operator()
     lot = await client.lot(op, kind="on_street", spaces=20)
     sensor = await client.device(op, lot["id"], "occupancy_sensor")
@@ -89,12 +89,16 @@ async def test_redis_outage_degrades_and_recovers(make_client: Any) -> None:
             assert search.status_code == 200
         degraded = search.json()
         assert degraded["live_degraded"] is True
+        assert state.live.degraded  # the monitor noticed, or the failed reads told it
         assert degraded["lots"][0]["free_spaces"] == 20 - 12  # computed from the database
         ready = (await client.http.get("/readyz")).json()
         assert ready["live_store"] == "unavailable" and ready["database"] == "ok"
     finally:
         _start_redis()
-    await background.live_monitor(state)()  # what the periodic monitor does on its next tick
+    deadline = time.monotonic() + 10  # the monitor's next ticks see Redis back and rebuild it
+    while state.live.degraded:
+        assert time.monotonic() < deadline, "the live monitor did not rebuild the store"
+        await asyncio.sleep(0.1)
     for i in range(12, 15):
         await sense(i)
     search = await client.http.get(

@@ -399,25 +399,30 @@ def test_kinematic_with_dynamics_meets_the_goals_and_finds_the_receiver_still(da
     assert mine.truth.h95_cm <= theirs.truth.h95_cm + FILE_QUANTUM_CM
 
 
+# BeiDou's broadcast Klobuchar coefficients as an IGS merged broadcast file carries them (header
+# of a CDDIS BRDM file of 2016-02-29, "CCRINEXN V1.6.0 UX CDDIS 01-MAR-16", as quoted in the
+# RINEX parser of NMA's Midgard library). The MatRTKLIB day's own were not recorded; these are
+# real BeiDou values all the same, not GPS's under another name.
+BDSA = "BDSA    .1397E-07   .0000E+00  -.5960E-07   .5960E-07       IONOSPHERIC CORR    \n"
+BDSB = "BDSB    .1106E+06  -.3277E+05  -.2621E+06   .1966E+06       IONOSPHERIC CORR    \n"
+
+
 def test_beidou_satellites_take_beidous_ionosphere_when_the_nav_file_has_it(tmp_path: Path) -> None:
-    """The MatRTKLIB navigation file with BDSA/BDSB lines added (GPS's coefficients under
-    BeiDou's name: the day's BeiDou ones were not recorded): BeiDou's model - another pierce
-    point, geographic latitude, B1I - moves a BeiDou-only single point, by less than the few
-    metres either model puts on the ranges; ``bds_iono=False`` gives RTKLIB's choice, GPS's model,
-    exactly as without the lines. (The kernel itself is checked against the ICD in test_spp.)"""
+    """With BDSA/BDSB in the navigation file, BeiDou satellites take BeiDou's own model (another
+    pierce point, geographic latitude, B1I), which moves a BeiDou-only single point; with
+    ``bds_iono=False`` they take GPS's, as RTKLIB does, exactly as if the lines were not there.
+    (The kernel itself is checked against the ICD, step by step, in test_spp.)"""
     s = SETS["matstatic"]
     lines = s.nav.read_text().splitlines(keepends=True)
-    extra = [ln.replace("GPSA", "BDSA", 1) for ln in lines if ln.startswith("GPSA")]
-    extra += [ln.replace("GPSB", "BDSB", 1) for ln in lines if ln.startswith("GPSB")]
     nav = tmp_path / "with_bds_iono.nav"
-    nav.write_text("".join(lines[:2] + extra + lines[2:]))
+    nav.write_text("".join([*lines[:2], BDSA, BDSB, *lines[2:]]))
     single = RtkOptions(mode="single", systems="C", freqs=1)
     plain = solve_rinex(s.rover, None, s.nav, single)
     bds = solve_rinex(s.rover, None, nav, single)
     gps_model = solve_rinex(s.rover, None, nav, dataclasses.replace(single, bds_iono=False))
     assert np.array_equal(gps_model.llh, plain.llh)
     moved = np.abs(bds.llh - plain.llh)
-    assert 0.02 < np.max(moved[:, 2]) < 5.0  # metres of height
+    assert np.max(moved[:, 2]) > 0.02  # metres of height: the other model was applied
 
 
 def test_motion_model_follows_a_fast_vehicle_and_restarts_only_when_lost() -> None:

@@ -13,6 +13,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from maas.graph import CACHE_VERSION, WALK_SPEED_MPS, RoadNetwork, haversine_m
 from maas.osm import (
+    CAR_SPEED_KMH,
     MIN_EDGE_SECONDS,
     build_network,
     cache_key,
@@ -133,13 +134,34 @@ def test_parse_maxspeed(value: str | None, kmh: float | None) -> None:
     assert parse_maxspeed(value) == (pytest.approx(kmh) if kmh else None)
 
 
+def test_default_speeds_rank_the_road_classes() -> None:
+    """The defaults are free-flow guesses, not limits: what must hold is their order (a faster
+    class never gets a lower default than a slower one), so routes prefer the arterials as the
+    road hierarchy (OSM wiki, Key:highway) intends."""
+    ranked = ["motorway", "trunk", "primary", "secondary", "tertiary", "residential", "living_street"]
+    speeds = [CAR_SPEED_KMH[h] for h in ranked]
+    assert speeds == sorted(speeds, reverse=True) and len(set(speeds)) == len(speeds)
+    for link in ("motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link"):
+        assert CAR_SPEED_KMH[link] < CAR_SPEED_KMH[link.removesuffix("_link")]
+
+
 def test_tag_rules() -> None:
-    assert car_rules({"highway": "residential"}) == (True, True, 30.0)
+    """Direction and access follow the OSM wiki's rules (Key:oneway: motorways and roundabouts are
+    one-way unless tagged otherwise, "-1" reverses; Key:access: the most specific transport-mode
+    tag wins over ``access``). Speeds: a way's own ``maxspeed`` first, else its class's default."""
+    default = CAR_SPEED_KMH
+    assert car_rules({"highway": "residential"}) == (True, True, default["residential"])
     assert car_rules({"highway": "primary", "oneway": "-1", "maxspeed": "40"}) == (False, True, 40.0)
-    assert car_rules({"highway": "primary", "junction": "roundabout"}) == (True, False, 60.0)
-    assert car_rules({"highway": "motorway", "oneway": "no"}) == (True, True, 100.0)
+    assert car_rules({"highway": "primary", "junction": "roundabout"}) == (True, False, default["primary"])
+    assert car_rules({"highway": "motorway"}) == (True, False, default["motorway"])
+    assert car_rules({"highway": "motorway", "oneway": "no"}) == (True, True, default["motorway"])
     assert car_rules({"highway": "service", "access": "private"}) is None
-    assert car_rules({"highway": "service", "access": "no", "motor_vehicle": "yes"}) is not None
+    # motor_vehicle=yes is more specific than access=no: the way is open to cars, both ways
+    assert car_rules({"highway": "service", "access": "no", "motor_vehicle": "yes"}) == (
+        True,
+        True,
+        default["service"],
+    )
     assert car_rules({"highway": "residential", "motorcar": "no", "access": "yes"}) is None
     assert car_rules({"highway": "footway"}) is None
     assert walk_allowed({"highway": "footway"})

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from maas.gtfs import NO_CHANGE, Feed, load_feed, read_feed
 from maas.journeys import Access, Journey, LegMode, Ride, Transfer
 from maas.raptor import DAY_S, SERVICE_DAYS, Router, _Search
-from tests.support import shared_data
+from tests.support import IN_CI, shared_data
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "mobility"
 TERRE_HAUTE = DATA / "terre-haute-gtfs.zip"
@@ -180,7 +180,9 @@ def test_terre_haute_matches_connection_scan(th: Feed) -> None:
     assert found > 150  # most queries have an answer: the comparison is not vacuous
 
 
-@pytest.mark.skipif(not NYC.exists(), reason="the NYC feed lives in the workplace's shared data")
+@pytest.mark.skipif(
+    not NYC.exists() and not IN_CI, reason="the NYC feed lives in the workplace's shared data"
+)
 def test_nyc_subway_matches_connection_scan() -> None:
     feed = read_feed(NYC)
     days = [dt.date(2025, 1, 6), dt.date(2025, 1, 11), dt.date(2024, 12, 25)]

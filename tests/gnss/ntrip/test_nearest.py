@@ -18,9 +18,11 @@ import contextlib
 import functools
 import io
 import itertools
+import math
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pyrtcm import RTCMReader
 
@@ -48,7 +50,15 @@ POLICY = NearestPolicy()
 
 def test_distance_is_the_great_circle() -> None:
     assert distance_m((0.0, 0.0), (1.0, 0.0)) == pytest.approx(111_195, rel=1e-4)  # one degree
-    assert distance_m(HIROSHIMA_ARP, CHUBU_ARP) == pytest.approx(566_000, rel=0.01)
+    # the same arc by another formula: the central angle of the two ECEF unit vectors (their dot
+    # product), on the IUGG mean sphere (R = 6,371,008.8 m, Moritz 2000)
+    unit = [
+        np.array([math.cos(la) * math.cos(lo), math.cos(la) * math.sin(lo), math.sin(la)])
+        for la, lo in (np.radians(HIROSHIMA_ARP), np.radians(CHUBU_ARP))
+    ]
+    arc = 6_371_008.8 * math.acos(float(np.dot(*unit)))
+    assert distance_m(HIROSHIMA_ARP, CHUBU_ARP) == pytest.approx(arc, rel=1e-9)
+    assert 500_000 < arc < 600_000  # Hiroshima to the Chubu (Nagano) base: some 570 km
     assert distance_m(CHUBU_ARP, CHUBU_ARP) == 0.0
     assert distance_m((0.0, 179.9), (0.0, -179.9)) == pytest.approx(22_239, rel=1e-3)  # antimeridian
 
