@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from api import background, errors
 from api.fastpath import SearchFastPath
-from api.middleware import RequestContextMiddleware
+from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import (
     admin,
     bookings,
@@ -32,7 +32,7 @@ from core.db import make_engine, make_sessionmaker, utcnow
 from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
-from hardware.occupancy_mqtt import MqttOccupancyListener
+from hardware.device_mqtt import MqttDeviceBus
 from maas.network import load_imported
 from maas.service import ItinerarySigner
 from parking.availability.service import LiveAvailability
@@ -105,11 +105,9 @@ def create_app(
         if background_tasks:
             background.start(state, tasks)
         if settings.mqtt_url:
-            listener = MqttOccupancyListener(
-                settings.mqtt_url, settings.mqtt_topic_prefix, background.mqtt_handler(state)
-            )
-            app.state.mqtt = listener
-            tasks.append(asyncio.create_task(listener.run()))
+            bus = MqttDeviceBus(settings.mqtt_url, background.mqtt_handlers(state))
+            state.device_bus = app.state.mqtt = bus
+            tasks.append(asyncio.create_task(bus.run()))
         state.started = True
         try:
             yield
@@ -135,6 +133,7 @@ def create_app(
     docs.install(app)
     if fast_paths:  # inside the request context: ids, metrics and access logs still apply
         app.add_middleware(SearchFastPath)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order
     for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, trips, admin, health):

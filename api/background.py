@@ -7,6 +7,7 @@ retried next tick), so an outage never silently stops the housekeeping.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,13 +17,15 @@ from pydantic import ValidationError
 from api.state import AppState
 from core.db import utcnow
 from core.errors import DomainError
-from hardware.occupancy_mqtt import Rejected
+from hardware.device_mqtt import Rejected
 from parking.bookings import service as bookings
 from parking.events import service as events
-from parking.events.schemas import OccupancyEventIn
-from parking.identity.access import authenticate
+from parking.events.schemas import AnprEventIn, OccupancyEventIn
+from parking.identity.access import Principal, authenticate
 from parking.identity.schemas import DeviceKind, Role
 from parking.privacy import service as privacy
+from parking.sessions import refunds
+from parking.sessions.schemas import SessionOut
 from parking.unit import Ctx
 
 log = structlog.get_logger(__name__)
@@ -47,10 +50,20 @@ def housekeeping(state: AppState) -> Callable[[], Awaitable[None]]:
             ctx = Ctx(db=db, settings=state.settings)
             await bookings.expire_no_shows(ctx)
             await db.commit()
+        await send_refunds(state)  # those just decided, and any a provider refused before
+        async with state.sessionmaker() as db:
             if not state.live.degraded:
                 await state.live.rebuild(db, ctx.now)
 
     return job
+
+
+async def send_refunds(state: AppState) -> int:
+    """Send the pending refunds (the outbox) to their providers; how many they accepted."""
+    async with state.sessionmaker() as db:
+        accepted = await refunds.send_pending(Ctx(db=db, settings=state.settings), state.providers)
+        await db.commit()
+    return accepted
 
 
 def live_monitor(state: AppState) -> Callable[[], Awaitable[None]]:
@@ -78,10 +91,28 @@ def retention(state: AppState) -> Callable[[], Awaitable[None]]:
     return job
 
 
-def mqtt_handler(state: AppState) -> Callable[[str, dict[str, Any]], Awaitable[None]]:
-    """Ingest one MQTT occupancy message through the same service as the HTTP endpoint."""
+MqttHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
 
-    async def handle(lot_id: str, payload: dict[str, Any]) -> None:
+
+async def _bus_device(
+    state: AppState, db: Any, token: object, lot_id: str, kinds: tuple[DeviceKind, ...]
+) -> Principal:
+    """The device a message's token names, if it is of the right kind and bound to the topic's lot."""
+    device = await authenticate(
+        db, token if isinstance(token, str) else None, admin_token=None, cache=state.tokens
+    )
+    if device.role != Role.DEVICE or device.device_kind not in kinds:
+        raise Rejected(f"token is not a {' or '.join(kinds)} device's")
+    if str(device.lot_id) != lot_id:
+        raise Rejected("device is not bound to the topic's lot")
+    return device
+
+
+def mqtt_handlers(state: AppState) -> dict[str, MqttHandler]:
+    """The device messages the MQTT bus takes, through the same services as the HTTP endpoints:
+    occupancy readings, and plate reads whose gate decision is published back."""
+
+    async def occupancy(lot_id: str, payload: dict[str, Any]) -> None:
         token = payload.pop("token", None)
         try:
             event = OccupancyEventIn.model_validate(payload)
@@ -90,29 +121,65 @@ def mqtt_handler(state: AppState) -> Callable[[str, dict[str, Any]], Awaitable[N
         async with state.sessionmaker() as db:
             ctx = Ctx(db=db, settings=state.settings)
             try:
-                device = await authenticate(
-                    db,
-                    token if isinstance(token, str) else None,
-                    admin_token=None,
-                    cache=state.tokens,
-                )
-                if device.role != Role.DEVICE or device.device_kind not in (
-                    DeviceKind.OCCUPANCY_SENSOR,
-                    DeviceKind.GNSS_RECEIVER,
-                ):
-                    raise Rejected("token is not an occupancy device's")
-                if str(device.lot_id) != lot_id:
-                    raise Rejected("device is not bound to the topic's lot")
+                kinds = (DeviceKind.OCCUPANCY_SENSOR, DeviceKind.GNSS_RECEIVER)
+                device = await _bus_device(state, db, token, lot_id, kinds)
                 assert device.lot_id is not None
-                await events.ingest_occupancy(ctx, device.lot_id, device.id, event)
-                await db.commit()
+                outcome = await events.ingest_occupancy(ctx, device.lot_id, device.id, event)
+                await db.commit()  # a refusal's count too
             except DomainError as exc:
                 raise Rejected(exc.detail) from exc
+            if outcome.refused is not None:
+                raise Rejected(outcome.refused)
             if ctx.changed_lots:
                 await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
                 await db.commit()
 
-    return handle
+    async def anpr(lot_id: str, payload: dict[str, Any]) -> None:
+        token = payload.pop("token", None)
+        try:
+            event = AnprEventIn.model_validate(payload)
+        except ValidationError as exc:
+            raise Rejected(f"invalid plate read: {exc.error_count()} errors") from exc
+        async with state.sessionmaker() as db:
+            ctx = Ctx(db=db, settings=state.settings)
+            try:
+                device = await _bus_device(state, db, token, lot_id, (DeviceKind.ANPR_CAMERA,))
+                assert device.lot_id is not None
+                assert device.id is not None
+                outcome = await events.ingest_anpr(ctx, device.lot_id, device.id, event)
+                await db.commit()
+                if ctx.refunds_queued:
+                    await send_refunds(state)
+            except DomainError as exc:
+                raise Rejected(exc.detail) from exc
+            if outcome.refused is not None:
+                raise Rejected(outcome.refused)
+            if ctx.changed_lots:
+                await state.live.refresh(db, sorted(ctx.changed_lots), ctx.now)
+                await db.commit()
+        await announce_gate(state, device.lot_id, device.id, event.event_id, outcome)
+
+    settings = state.settings
+    return {settings.mqtt_topic_prefix: occupancy, settings.mqtt_anpr_prefix: anpr}
+
+
+async def announce_gate(
+    state: AppState, lot_id: uuid.UUID, device_id: uuid.UUID, event_id: str, outcome: events.Outcome
+) -> None:
+    """Tell the lot's barrier controllers (``beidou/gates/<lot_id>``) what the gate does."""
+    if state.device_bus is None or outcome.decision is None:
+        return
+    message = {
+        "event_id": event_id,
+        "device_id": str(device_id),
+        "session_id": None if outcome.session_id is None else str(outcome.session_id),
+        "gate": outcome.decision.gate,
+        "reason": outcome.decision.reason,
+        "amount_due_fen": outcome.decision.amount_due_fen,
+    }
+    topic = f"{state.settings.mqtt_gates_prefix.rstrip('/')}/{lot_id}"
+    if not await state.device_bus.publish(topic, message):
+        log.warning("gate_decision_not_published", lot_id=str(lot_id), event_id=event_id)
 
 
 def start(state: AppState, tasks: list[asyncio.Task[None]]) -> None:
@@ -124,3 +191,13 @@ def start(state: AppState, tasks: list[asyncio.Task[None]]) -> None:
         asyncio.create_task(_every(settings.live_probe_interval_s, "live_monitor", live_monitor(state)))
     )
     tasks.append(asyncio.create_task(_every(settings.purge_interval_s, "retention", retention(state))))
+
+
+async def announce_release(state: AppState, session: SessionOut) -> None:
+    """The operator opened a gate by hand: the lot's barrier controllers hear it."""
+    if state.device_bus is None:
+        return
+    topic = f"{state.settings.mqtt_gates_prefix.rstrip('/')}/{session.lot_id}"
+    message = {"session_id": str(session.id), "gate": "open", "reason": "released", "amount_due_fen": None}
+    if not await state.device_bus.publish(topic, message):
+        log.warning("gate_release_not_published", session=str(session.id))

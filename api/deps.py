@@ -13,6 +13,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.background import send_refunds
 from api.state import AppState, app_state
 from core.db import is_connection_error
 from core.errors import Unavailable
@@ -30,8 +31,11 @@ def unit_of_work(state: AppState) -> AbstractAsyncContextManager[Ctx]:
 
 
 async def get_ctx(request: Request) -> AsyncIterator[Ctx]:
-    async with unit_of_work(app_state(request)) as ctx:
+    state = app_state(request)
+    async with unit_of_work(state) as ctx:
         yield ctx
+        if ctx.refunds_queued:  # decided in this unit: sent to the providers once it commits
+            ctx.after_commit.append(lambda: send_refunds(state))
 
 
 CtxDep = Annotated[Ctx, Depends(get_ctx, scope="function")]

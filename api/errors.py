@@ -100,6 +100,10 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
         }
         for e in exc.errors()
     ]
+    if errors and all(e["loc"][:2] == ["header", "Idempotency-Key"] for e in errors):
+        return problem(
+            request, 422, "an Idempotency-Key header (1-128 characters) is required", code="idempotency_key"
+        )
     return problem(request, 422, "the request does not match the schema", code="validation", errors=errors)
 
 
@@ -109,7 +113,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
         request,
         exc.status_code,
         str(exc.detail),
-        code=f"http_{exc.status_code}",
+        code=getattr(exc, "code", None) or f"http_{exc.status_code}",
         headers=dict(exc.headers or {}),
     )
 

@@ -1,5 +1,5 @@
-"""Request ids, access logs and Prometheus metrics, as plain ASGI (no per-request task overhead,
-and streaming responses such as SSE pass straight through)."""
+"""Request ids, access logs, Prometheus metrics and the body limit, as plain ASGI (no per-request
+task overhead, and streaming responses such as SSE pass straight through)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ import uuid
 
 import structlog
 from prometheus_client import Counter, Histogram
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import problem
 
 log = structlog.get_logger("api.access")
 
@@ -63,3 +67,61 @@ class RequestContextMiddleware:
                     status=status,
                     ms=round(elapsed * 1000, 2),
                 )
+
+
+class BodyTooLarge(HTTPException):
+    """A request body over the limit (413); the connection closes, the rest is never read."""
+
+    code = "body_too_large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds the limit of {limit} bytes", {"Connection": "close"})
+
+
+class BodyLimitMiddleware:
+    """413 for bodies over ``max_bytes``, decided before the body is read: from Content-Length
+    when the client sends one, else while a chunked body streams in (the receive that crosses the
+    limit raises, so at most one chunk beyond it is ever held). Either way the server's memory
+    does not grow with what the client sends."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise BodyTooLarge(self.max_bytes)
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(scope, receive, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        error = BodyTooLarge(self.max_bytes)
+        response = problem(request, 413, str(error.detail), code=error.code, headers={"Connection": "close"})
+        await response(scope, receive, send)

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
     from starlette.requests import HTTPConnection
 
+    from hardware.device_mqtt import MqttDeviceBus
+
 
 @dataclass
 class AppState:
@@ -34,6 +36,7 @@ class AppState:
     network: Network | None = None  # the imported transport network (beidou maas import)
     signer: ItinerarySigner = field(default_factory=lambda: ItinerarySigner("unset"))
     started: bool = False
+    device_bus: MqttDeviceBus | None = None  # devices over MQTT (occupancy, plate reads, gate decisions)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

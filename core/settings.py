@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     mqtt_url: str | None = Field(default=None, description="mqtt://host:port; unset: no MQTT ingestion")
     mqtt_topic_prefix: str = "beidou/occupancy"
+    mqtt_anpr_prefix: str = "beidou/anpr"
+    mqtt_gates_prefix: str = "beidou/gates"
 
     plate_hash_key: str = Field(
         default=DEV_PLATE_HASH_KEY,
@@ -48,6 +50,14 @@ class Settings(BaseSettings):
     purge_interval_s: float = Field(default=3600.0, gt=0)
 
     anpr_min_confidence: float = Field(default=0.8, ge=0.0, le=1.0)
+    device_clock_skew_s: float = Field(
+        default=300.0, ge=0, description="device events dated further ahead of our clock are refused"
+    )
+    max_stay_h: float = Field(
+        default=168.0, gt=0, description="longer stays are held for review, never billed"
+    )
+    booking_horizon_days: int = Field(default=90, ge=1, description="how far ahead a booking may start")
+    max_body_bytes: int = Field(default=2 << 20, ge=1024, description="request bodies above it get 413")
     checkin_early_min: int = 15
     checkin_grace_min: int = 15
     exit_after_payment_min: int = 15

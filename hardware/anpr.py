@@ -11,8 +11,54 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from core.errors import Invalid
 from parking.events.schemas import AnprEventIn, Direction
+
+# What the webhook must carry (the OpenAPI states it; from_openalpr checks it with clear errors)
+OPENALPR_SCHEMA: dict[str, Any] = {
+    "description": "An OpenALPR / Rekor Scout webhook: one vehicle (alpr_group) or one frame (alpr_results)",
+    "oneOf": [
+        {
+            "type": "object",
+            "title": "alpr_group",
+            "required": ["data_type", "epoch_start", "best_confidence"],
+            "properties": {
+                "data_type": {"type": "string", "enum": ["alpr_group"]},
+                "best_plate_number": {"type": "string", "minLength": 1},
+                "best_plate": {"type": "object", "properties": {"plate": {"type": "string"}}},
+                "best_uuid": {"type": "string", "minLength": 1},
+                "uuids": {"type": "array", "items": {"type": "string"}},
+                "epoch_start": {"type": "integer", "description": "epoch milliseconds"},
+                "best_confidence": {"type": "number", "minimum": 0, "maximum": 100},
+            },
+            "description": "plate: best_plate_number or best_plate.plate; id: best_uuid or uuids[0]",
+        },
+        {
+            "type": "object",
+            "title": "alpr_results",
+            "required": ["data_type", "uuid", "epoch_time", "results"],
+            "properties": {
+                "data_type": {"type": "string", "enum": ["alpr_results"]},
+                "uuid": {"type": "string", "minLength": 1},
+                "epoch_time": {"type": "integer", "description": "epoch milliseconds"},
+                "results": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["plate", "confidence"],
+                        "properties": {
+                            "plate": {"type": "string", "minLength": 1},
+                            "confidence": {"type": "number", "minimum": 0, "maximum": 100},
+                        },
+                    },
+                },
+            },
+        },
+    ],
+}
 
 
 def _epoch_ms(value: Any, field: str) -> datetime:
@@ -57,6 +103,11 @@ def from_openalpr(body: Any, direction: Direction) -> AnprEventIn:
         raise Invalid("webhook carries no plate", code="bad_webhook")
     if not isinstance(event_id, str) or not event_id:
         raise Invalid("webhook carries no uuid to deduplicate on", code="bad_webhook")
-    return AnprEventIn(
-        event_id=event_id[:128], plate=plate[:32], direction=direction, ts=ts, confidence=confidence
-    )
+    try:
+        return AnprEventIn(
+            event_id=event_id[:128], plate=plate[:32], direction=direction, ts=ts, confidence=confidence
+        )
+    except ValidationError as exc:  # e.g. an epoch before 1970: the webhook is bad, not the server
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise Invalid(f"webhook field {where}: {first['msg']}", code="bad_webhook") from None

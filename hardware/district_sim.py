@@ -63,7 +63,7 @@ FLEET_POSITIONS = {
     "direct": (34.4020, 132.4700, 60.0),  # near Hiroshima
     "nearest": (32.0650, 34.8400, 40.0),  # near the u-blox base
 }
-SENSOR_MQTT_KINDS = frozenset({"residential_shared"})
+SENSOR_MQTT_KINDS = frozenset({"residential_shared", "on_street"})  # NB-IoT sensors on a broker
 DRIVER_STAY_S = 17 * 60  # past the 15 free minutes: the stay costs one unit
 RESTART_S = 3.0
 

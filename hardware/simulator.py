@@ -4,6 +4,11 @@ Cars arrive at each lot as a Poisson process (rate scaled by lot size), stay a l
 and leave; gate-counted garages see plate reads, sensed lots see plate reads *and* in-space sensor
 events. Plates are generated in the Shanghai civil format. It is bounded: it stops after
 ``duration_s`` or ``max_events``, or when cancelled.
+
+Simulated drivers do not pay in the app: street lots have no barrier (their exits are reported as
+driven through, billed after the fact as receivables, as Shanghai's roadside parking is), and a
+garage barrier that holds an unpaid car is opened by the attendant a moment later, which the
+camera reports the same way. The demo's receivables and reconciliation therefore have content.
 """
 
 from __future__ import annotations
@@ -75,33 +80,45 @@ class Simulator:
             code = lot.parked.pop(plate)
             if code is not None:
                 await self._sensor(client, lot, code, occupied=False)
-            await self._anpr(client, lot, plate, "out")
+            barrier = lot.spec["kind"] == "garage"
+            answer = await self._anpr(client, lot, plate, "out", passed=not barrier)
+            if barrier and answer is not None and answer.get("gate") == "hold":
+                await self._anpr(client, lot, plate, "out", passed=True)
         else:
             free = sorted(set(codes) - {c for c in lot.parked.values() if c})
             if not free:
                 return
             plate = random_plate(self.rng)
-            await self._anpr(client, lot, plate, "in")
+            answer = await self._anpr(client, lot, plate, "in")
+            if answer is not None and answer.get("gate") == "hold":
+                return  # full (or a weak read): the car drives on
             code = self.rng.choice(free) if lot.spec["kind"] != "garage" else None
             lot.parked[plate] = code
             if code is not None:
                 await self._sensor(client, lot, code, occupied=True)
 
-    async def _post(self, client: httpx.AsyncClient, path: str, token: str, body: dict[str, Any]) -> None:
+    async def _post(
+        self, client: httpx.AsyncClient, path: str, token: str, body: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """Send one device event; its JSON answer when it was accepted."""
         try:
             response = await client.post(path, json=body, headers={"Authorization": f"Bearer {token}"})
         except httpx.HTTPError as exc:
             self.failed += 1
             log.warning("simulator_post_failed", path=path, error=type(exc).__name__)
-            return
+            return None
         if response.status_code >= 300:
             self.failed += 1
             log.warning("simulator_rejected", path=path, status=response.status_code)
-        else:
-            self.sent += 1
+            return None
+        self.sent += 1
+        answer: dict[str, Any] = response.json()
+        return answer
 
-    async def _anpr(self, client: httpx.AsyncClient, lot: LotSim, plate: str, direction: str) -> None:
-        await self._post(
+    async def _anpr(
+        self, client: httpx.AsyncClient, lot: LotSim, plate: str, direction: str, *, passed: bool = False
+    ) -> dict[str, Any] | None:
+        return await self._post(
             client,
             "/v1/devices/anpr",
             lot.spec["camera_token"],
@@ -111,6 +128,7 @@ class Simulator:
                 "direction": direction,
                 "ts": datetime.now(UTC).isoformat(),
                 "confidence": round(self.rng.uniform(0.85, 0.99), 2),
+                "passed": passed,
             },
         )
 

@@ -35,6 +35,8 @@ CENTRE_TARIFF: dict[str, Any] = {
         {"start": "20:00", "end": "08:00", "unit_fen": 200},
     ],
     "daily_cap_fen": 6000,
+    # cancelling a booking is free until an hour before it starts, then costs half its price
+    "cancellation": {"free_until_min": 60, "fee_pct": 50},
 }
 STREET_TARIFF: dict[str, Any] = {
     "free_minutes": 15,

@@ -7,10 +7,11 @@ device vendors.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 MIN_YEAR, MAX_YEAR = 1970, 2200
 
@@ -24,15 +25,39 @@ def _aware(value: datetime) -> datetime:
         utc = None
     if utc is None or not MIN_YEAR <= utc.year <= MAX_YEAR:
         raise ValueError(f"timestamp must lie between the years {MIN_YEAR} and {MAX_YEAR}")
-    return value
+    return utc  # one form inside: equal instants compare, hash and answer alike
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$")
+
+
+def _rfc3339(value: Any) -> Any:
+    """A timestamp is an RFC 3339 string: a number (a Unix time? in seconds, milliseconds?) is
+    refused rather than guessed."""
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str) and _RFC3339.match(value.strip()):
+        return value
+    raise ValueError("a timestamp is an RFC 3339 string with its UTC offset, e.g. 2026-11-25T08:00:00+08:00")
+
+
+AwareDatetime = Annotated[datetime, BeforeValidator(_rfc3339), AfterValidator(_aware)]
 Lat = Annotated[float, Field(ge=-90, le=90)]
 Lon = Annotated[float, Field(ge=-180, le=180)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 EventId = Annotated[str, Field(min_length=1, max_length=128)]
-PlateText = Annotated[str, Field(min_length=1, max_length=32)]
+PlateText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        description="a mainland China civil plate: province character, issuing-authority letter and "
+        "5 characters (6 for new-energy vehicles), e.g. 沪A12345 or 沪AD12345; full-width forms, "
+        "lower case, spaces and the middle dot are normalized; anything else is refused "
+        "(422 invalid_plate)",
+        examples=["沪A12345", "沪AD12345"],
+    ),
+]
 
 
 def _no_nul(value: Any) -> Any:

@@ -34,7 +34,8 @@ class Ctx:
     changed_lots: set[uuid.UUID] = field(default_factory=set)
     lots_changed: bool = False  # lot metadata (name, place, tariff...) changed: search caches reload
     # work that must only follow a successful commit (counters of what was stored)
-    after_commit: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    refunds_queued: bool = False  # refunds were decided: send them to the providers after the commit
 
     @property
     def plate_key(self) -> bytes:

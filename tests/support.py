@@ -127,19 +127,26 @@ class Client:
         return Actor(**r.json())
 
     async def anpr(
-        self, cam: Actor, plate: str, direction: str, ts: datetime, event_id: str, confidence: float = 0.95
+        self,
+        cam: Actor,
+        plate: str,
+        direction: str,
+        ts: datetime,
+        event_id: str,
+        confidence: float = 0.95,
+        *,
+        passed: bool = False,
     ) -> httpx.Response:
-        return await self.http.post(
-            "/v1/devices/anpr",
-            json={
-                "event_id": event_id,
-                "plate": plate,
-                "direction": direction,
-                "ts": iso(ts),
-                "confidence": confidence,
-            },
-            headers=cam.h,
-        )
+        body: dict[str, object] = {
+            "event_id": event_id,
+            "plate": plate,
+            "direction": direction,
+            "ts": iso(ts),
+            "confidence": confidence,
+        }
+        if passed:
+            body["passed"] = True
+        return await self.http.post("/v1/devices/anpr", json=body, headers=cam.h)
 
 
 def window(start_in_min: float, length_min: float) -> tuple[str, str]:

@@ -11,7 +11,7 @@ from parking.identity import service as identity
 from parking.identity.access import require
 from parking.identity.schemas import Credentials, DriverIn, PlateIn, PlateOut, Role
 from parking.sessions import service as sessions
-from parking.sessions.schemas import SessionOut
+from parking.sessions.schemas import ReceivableOut, SessionOut
 
 router = APIRouter(tags=["drivers"])
 Limit = Annotated[int, Query(ge=1, le=500)]
@@ -67,3 +67,9 @@ async def my_bookings(ctx: CtxDep, caller: Caller, limit: Limit = 100) -> list[B
 async def my_sessions(ctx: CtxDep, caller: Caller, limit: Limit = 100) -> list[SessionOut]:
     require(caller, Role.DRIVER)
     return await sessions.driver_sessions(ctx, caller, limit)
+
+
+@router.get("/v1/me/receivables", response_model=list[ReceivableOut])
+async def my_receivables(ctx: CtxDep, caller: Caller) -> list[ReceivableOut]:
+    """What your plates' stays still owe (or owed): pay the session to settle it."""
+    return await sessions.driver_receivables(ctx, caller)

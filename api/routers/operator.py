@@ -1,22 +1,33 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
+from fastapi.responses import PlainTextResponse
 
-from api.deps import Caller, CtxDep
+from api.background import announce_release
+from api.deps import Caller, CtxDep, StateDep
 from parking.availability import service as availability
 from parking.events import service as events
 from parking.events.schemas import FlagOut, FlagResolveIn
 from parking.identity import service as identity
 from parking.identity.schemas import Credentials, DeviceIn, DeviceOut
 from parking.lots import service as lots
-from parking.lots.schemas import LotIn, LotOut, LotPatch, SharedWindow, SpaceIn, SpaceOut, SpacePatch
+from parking.lots.schemas import (
+    LotIn,
+    LotOut,
+    LotPatch,
+    SharedWindow,
+    SpaceIn,
+    SpaceOut,
+    SpacePatch,
+    SpaceStateIn,
+)
 from parking.reports import service as reports
-from parking.reports.schemas import OccupancyBucket, RevenueRow
+from parking.reports.schemas import OccupancyBucket, ReconciliationRow, RevenueRow
 from parking.sessions import service as sessions
-from parking.sessions.schemas import SessionOut, SessionStatus
+from parking.sessions.schemas import ReceivableOut, ReleaseIn, SessionOut, SessionStatus
 from parking.types import AwareDatetime
 
 router = APIRouter(prefix="/v1/operator", tags=["operator"])
@@ -125,3 +136,52 @@ async def list_flags(
 @router.post("/flags/{flag_id}/resolve", response_model=FlagOut)
 async def resolve_flag(flag_id: uuid.UUID, body: FlagResolveIn, ctx: CtxDep, caller: Caller) -> FlagOut:
     return await events.resolve_flag(ctx, caller, flag_id, body.resolution)
+
+
+@router.post("/spaces/{space_id}/state", response_model=SpaceOut)
+async def reset_space_state(space_id: uuid.UUID, body: SpaceStateIn, ctx: CtxDep, caller: Caller) -> SpaceOut:
+    """Set what a space is now (a stuck sensor); later readings apply from here on."""
+    return await lots.reset_space_state(ctx, caller, space_id, body.occupied)
+
+
+@router.post("/sessions/{session_id}/release", response_model=SessionOut)
+async def release_session(
+    session_id: uuid.UUID, body: ReleaseIn, ctx: CtxDep, caller: Caller, state: StateDep
+) -> SessionOut:
+    """Open the gate for a held car by hand: the session closes now and what it still owes
+    becomes a receivable (flagged ``unpaid_exit``), settled when the driver pays later."""
+    session = await events.release(ctx, caller, session_id, body.reason)
+    ctx.after_commit.append(lambda: announce_release(state, session))
+    return session
+
+
+@router.get("/receivables", response_model=list[ReceivableOut])
+async def list_receivables(
+    ctx: CtxDep,
+    caller: Caller,
+    plate: Annotated[str | None, Query(min_length=1, max_length=32)] = None,
+    open_only: Annotated[bool, Query(alias="open")] = False,
+    limit: Limit = 100,
+) -> list[ReceivableOut]:
+    """Money owed on stays at your lots whose car left unpaid; per plate with ``plate``."""
+    return await sessions.operator_receivables(ctx, caller, plate=plate, open_only=open_only, limit=limit)
+
+
+@router.get(
+    "/reconciliation",
+    response_model=list[ReconciliationRow],
+    responses={200: {"content": {"text/csv": {}}, "description": "JSON, or CSV with format=csv"}},
+)
+async def reconciliation(
+    ctx: CtxDep, caller: Caller, start: From, end: To, format: Literal["json", "csv"] = "json"
+) -> Any:
+    """Per lot and Asia/Shanghai day: fees of the stays that ended (expected), payments settled
+    (received), receivables new, settled and outstanding (owed)."""
+    rows = await reports.reconciliation(ctx, caller, start, end)
+    if format == "csv":
+        return PlainTextResponse(
+            reports.reconciliation_csv(rows),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="reconciliation.csv"'},
+        )
+    return rows

@@ -6,10 +6,12 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, Header, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from api.background import send_refunds
 from api.deps import Caller, CtxDep, StateDep
 from api.state import AppState
 from api.web.render import page
 from core.errors import Forbidden, Invalid, NotFound, Unavailable
+from parking.bookings import money
 from parking.sessions import payments
 from parking.sessions import service as sessions
 from parking.sessions.payments import (
@@ -20,6 +22,7 @@ from parking.sessions.payments import (
     payment_out,
 )
 from parking.sessions.schemas import PaymentOut, SessionOut
+from parking.unit import Ctx
 
 router = APIRouter(tags=["sessions and payments"])
 
@@ -42,21 +45,20 @@ async def pay(
     caller: Caller,
     state: StateDep,
     response: Response,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=128)] = None,
+    idempotency_key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=128)],
     provider: str | None = None,
 ) -> PaymentOut:
-    """Pay what the stay costs now; one payment however many times it is retried. The answer's
-    ``checkout_url`` is the provider's page where the driver completes the payment."""
-    if idempotency_key is None:
-        raise Invalid("an Idempotency-Key header is required", code="idempotency_key")
-    chosen = _provider(state, provider)
+    """Pay what the stay costs now; one payment however many times it is retried (the same key
+    with another request is refused). The answer's ``checkout_url`` is the provider's page where
+    the driver completes the payment."""
+    chosen = choose_provider(state, provider)
     payment, created = await payments.pay(ctx, caller, session_id, idempotency_key, chosen)
     if not created:
         response.status_code = status.HTTP_200_OK
     return payment_out(payment, chosen)
 
 
-def _provider(state: AppState, name: str | None) -> PaymentProvider:
+def choose_provider(state: AppState, name: str | None) -> PaymentProvider:
     if not state.providers:
         raise Unavailable("no payment provider is configured on this platform", code="no_payment_provider")
     if name is None:
@@ -84,7 +86,9 @@ async def payment_callback(
     if chosen is None:
         raise NotFound("unknown payment provider")
     body = await request.body()
-    return payment_out(await payments.settle(ctx, chosen, body, signature))
+    settlement = await money.settle_callback(ctx, chosen, body, signature)
+    _after_settlement(ctx, state, settlement)
+    return payment_out(settlement.payment)
 
 
 def _sandbox(state: AppState) -> SandboxProvider:
@@ -125,7 +129,14 @@ async def sandbox_checkout_complete(
     origin = request.headers.get("origin")
     if origin is not None and origin != f"{request.url.scheme}://{request.url.netloc}":
         raise Forbidden("cross-site form post refused", code="cross_site")
-    payment = await payments.complete_sandbox_checkout(ctx, _sandbox(state), token, outcome)
+    settlement = await money.complete_checkout(ctx, _sandbox(state), token, outcome)
+    _after_settlement(ctx, state, settlement)
     if "text/html" in request.headers.get("accept", ""):  # the page's form: back to the page
         return RedirectResponse(request.url.path, status_code=status.HTTP_303_SEE_OTHER)
-    return payment_out(payment)
+    return payment_out(settlement.payment)
+
+
+def _after_settlement(ctx: Ctx, state: AppState, settlement: payments.Settlement) -> None:
+    """A settled booking payment may have queued refunds: send them once the commit is done."""
+    if settlement.changed and settlement.payment.booking_id is not None:
+        ctx.after_commit.append(lambda: send_refunds(state))

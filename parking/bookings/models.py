@@ -33,5 +33,6 @@ class Booking(Base):
     cancel_fee_fen: Mapped[int] = mapped_column(Integer, default=0)
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    idempotency_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = created_column()
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -119,6 +119,21 @@ async def overdue_bookings(session: AsyncSession, start_before: datetime) -> Seq
     return result.all()
 
 
+async def bookings_ended_unused_between(
+    session: AsyncSession, lot_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> Sequence[Booking]:
+    """Bookings cancelled, or expired as no-shows, within the window (``cancelled_at``)."""
+    result = await session.scalars(
+        select(Booking).where(
+            Booking.lot_id.in_(lot_ids),
+            Booking.status.in_((BookingStatus.CANCELLED, BookingStatus.NO_SHOW)),
+            Booking.cancelled_at >= start,
+            Booking.cancelled_at < end,
+        )
+    )
+    return result.all()
+
+
 async def purgeable_bookings(session: AsyncSession, before: datetime) -> Sequence[Booking]:
     result = await session.scalars(
         select(Booking).where(

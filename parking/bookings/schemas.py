@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from parking.lots.schemas import SpaceKind
 from parking.types import AwareDatetime, PlateText, Strict
@@ -52,3 +52,23 @@ class BookingOut(BaseModel):
     cancel_fee_fen: int
     session_id: uuid.UUID | None
     created_at: datetime
+
+
+class RefundOut(BaseModel):
+    id: uuid.UUID
+    amount_fen: int
+    reason: str = Field(description="cancellation, no_show, or unused (the stay cost less than paid)")
+    status: str = Field(description="pending until the provider accepts it, then succeeded")
+    provider: str
+    provider_ref: str | None
+    created_at: datetime
+    settled_at: datetime | None
+
+
+class BookingMoneyOut(BaseModel):
+    booking_id: uuid.UUID
+    price_fen: int
+    paid_fen: int = Field(description="paid ahead (succeeded payments)")
+    pending_fen: int = Field(description="payments awaiting the provider's confirmation")
+    cancel_fee_fen: int = Field(description="kept under the tariff's cancellation rule")
+    refunds: list[RefundOut]

@@ -8,6 +8,7 @@ every write transaction is serialised (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -15,9 +16,10 @@ from datetime import datetime, timedelta
 import structlog
 
 from core.errors import Conflict, Invalid, NotFound
+from parking.bookings import money
 from parking.bookings import repository as repo
 from parking.bookings.models import Booking
-from parking.bookings.schemas import BookingIn, BookingOut, BookingStatus
+from parking.bookings.schemas import BookingIn, BookingMoneyOut, BookingOut, BookingStatus, RefundOut
 from parking.identity import service as identity
 from parking.identity.access import Principal, require
 from parking.identity.schemas import Role
@@ -29,7 +31,12 @@ from parking.lots.service import lot_tariff
 from parking.lots.sharing import covers
 from parking.lots.states import GATE_COUNTED, SENSOR_HORIZON
 from parking.lots.tariff import fee_fen
+from parking.sessions import payments
+from parking.sessions import repository as sessions_repo
 from parking.sessions import service as sessions
+from parking.sessions.models import Payment
+from parking.sessions.payments import PaymentProvider
+from parking.sessions.refunds import RefundReason
 from parking.unit import Ctx
 
 log = structlog.get_logger(__name__)
@@ -68,14 +75,18 @@ async def _create(
     """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking."""
     require(principal, Role.DRIVER)
     assert principal.id is not None
+    fingerprint = _fingerprint(data)
     if idempotency_key is not None:
         existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
         if existing is not None:
-            return existing, False
+            return _replayed(existing, fingerprint), False
     plate = await identity.require_own_plate(ctx, principal, data.plate)
     start, end = data.start, data.end
     if start < ctx.now - PAST_TOLERANCE:
         raise Invalid("a booking cannot start in the past", code="start_in_past")
+    horizon = timedelta(days=ctx.settings.booking_horizon_days)
+    if start > ctx.now + horizon:
+        raise Invalid(f"a booking may start at most {horizon.days} days ahead", code="beyond_horizon")
     lot = await lots_repo.get_lot(ctx.db, data.lot_id)
     if lot is None:
         raise NotFound("lot not found")
@@ -96,7 +107,7 @@ async def _create(
             if idempotency_key is not None:
                 existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
                 if existing is not None:
-                    return existing, False
+                    return _replayed(existing, fingerprint), False
             # otherwise a concurrent booking took this space first: try the next one
     else:
         raise Conflict("no space is free for the whole window", code="no_space")
@@ -106,6 +117,19 @@ async def _create(
         if booking is not None:
             return booking, True
     raise Conflict("no space is free for the whole window", code="no_space")
+
+
+def _fingerprint(data: BookingIn) -> str:
+    """The request a key stands for: its body, in one canonical form."""
+    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+
+
+def _replayed(existing: Booking, fingerprint: str) -> Booking:
+    """The key's first booking, if the retry asks the same; a key reused for another request is
+    refused (the IETF Idempotency-Key draft: the key names one request)."""
+    if existing.idempotency_fingerprint not in (None, fingerprint):
+        raise Invalid("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    return existing
 
 
 async def _insert(
@@ -131,6 +155,7 @@ async def _insert(
         "price_fen": price,
         "cancel_fee_fen": 0,
         "idempotency_key": idempotency_key,
+        "idempotency_fingerprint": _fingerprint(data),
         "created_at": ctx.now,
     }
     # The exclusion constraint (PostgreSQL) or the idempotency key decides: no row, no booking.
@@ -239,10 +264,61 @@ async def cancel_booking(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) 
         raise Conflict(f"a {booking.status} booking cannot be cancelled", code="not_cancellable")
     booking.status = BookingStatus.CANCELLED
     booking.cancelled_at = ctx.now
-    booking.cancel_fee_fen = 0 if ctx.now < booking.start_ts else booking.price_fen
+    lot = await lots_repo.get_lot(ctx.db, booking.lot_id)
+    assert lot is not None
+    booking.cancel_fee_fen = lot_tariff(lot).cancel_fee_fen(booking.price_fen, booking.start_ts, ctx.now)
+    await money.after_cancellation(ctx, booking, RefundReason.CANCELLATION)
     await ctx.flush()
     _touch_if_current(ctx, booking)
     return booking_out(booking)
+
+
+async def pay_booking(
+    ctx: Ctx, principal: Principal, booking_id: uuid.UUID, key: str, provider: PaymentProvider
+) -> tuple[Payment, bool]:
+    """Pay a confirmed booking's price ahead; ``(payment, created)``, one payment per key."""
+    require(principal, Role.DRIVER)
+    booking = await _own_booking(ctx, principal, booking_id)
+    existing = await sessions_repo.payment_by_key(ctx.db, key, booking_id=booking.id)
+    if existing is not None:
+        return payments.replayed(existing, provider), False
+    if booking.status != BookingStatus.CONFIRMED:
+        raise Conflict(f"a {booking.status} booking cannot be paid ahead", code="not_payable")
+    due = await money.due_ahead(ctx, booking)
+    if due <= 0:
+        raise Conflict(
+            "nothing to pay: the booking is paid (or its payment is on its way)", code="nothing_due"
+        )
+    return await payments.charge(
+        ctx, principal, key, provider, due, lot_id=booking.lot_id, booking_id=booking.id
+    )
+
+
+async def booking_money(ctx: Ctx, principal: Principal, booking_id: uuid.UUID) -> BookingMoneyOut:
+    """What the booking costs, what was paid ahead and what came back (or is on its way back)."""
+    booking = await _own_booking(ctx, principal, booking_id)
+    paid, pending, _ = await money.balance(ctx, booking)
+    rows = await sessions_repo.refunds_of_booking(ctx.db, booking.id)
+    return BookingMoneyOut(
+        booking_id=booking.id,
+        price_fen=booking.price_fen,
+        paid_fen=paid,
+        pending_fen=pending,
+        cancel_fee_fen=booking.cancel_fee_fen,
+        refunds=[
+            RefundOut(
+                id=r.id,
+                amount_fen=r.amount_fen,
+                reason=r.reason,
+                status=r.status,
+                provider=r.provider,
+                provider_ref=r.provider_ref,
+                created_at=r.created_at,
+                settled_at=r.settled_at,
+            )
+            for r in sorted(rows, key=lambda r: r.created_at)
+        ],
+    )
 
 
 async def driver_bookings(ctx: Ctx, principal: Principal, limit: int) -> list[BookingOut]:
@@ -257,6 +333,12 @@ async def expire_no_shows(ctx: Ctx) -> int:
     overdue = await repo.overdue_bookings(ctx.db, ctx.now - grace)
     for booking in overdue:
         booking.status = BookingStatus.NO_SHOW
+        booking.cancelled_at = ctx.now  # when it ended unused
+        lot = await lots_repo.get_lot(ctx.db, booking.lot_id)
+        assert lot is not None
+        # a no-show is a cancellation at the end of the check-in window, under the same rule
+        booking.cancel_fee_fen = lot_tariff(lot).cancel_fee_fen(booking.price_fen, booking.start_ts, ctx.now)
+        await money.after_cancellation(ctx, booking, RefundReason.NO_SHOW)
         ctx.changed_lots.add(booking.lot_id)
     await ctx.flush()
     if overdue:
@@ -264,19 +346,33 @@ async def expire_no_shows(ctx: Ctx) -> int:
     return len(overdue)
 
 
+async def arriving(ctx: Ctx, lot_id: uuid.UUID, plate: str, at: datetime) -> uuid.UUID | None:
+    """The plate's booking at the lot whose check-in window holds ``at`` (``checkin_early_min``
+    before its start to ``checkin_grace_min`` after), if any: its space is held for this car."""
+    early = timedelta(minutes=ctx.settings.checkin_early_min)
+    grace = timedelta(minutes=ctx.settings.checkin_grace_min)
+    booking = await repo.checkin_candidate(ctx.db, lot_id, plate, at - grace, at + early)
+    return None if booking is None else booking.id
+
+
+async def check_in(ctx: Ctx, booking_id: uuid.UUID, session_id: uuid.UUID) -> None:
+    """The booked car entered: its session is the booking's."""
+    booking = await repo.get_booking(ctx.db, booking_id)
+    if booking is not None and booking.status == BookingStatus.CONFIRMED:
+        booking.status = BookingStatus.CHECKED_IN
+        booking.session_id = session_id
+        await ctx.flush()
+        await money.credit_stay(ctx, booking)
+
+
 async def check_in_at_entry(
     ctx: Ctx, lot_id: uuid.UUID, plate: str, entry_ts: datetime, session_id: uuid.UUID
 ) -> uuid.UUID | None:
-    """An entry read of a plate checks in its booking at the lot if it arrives within the
-    check-in window (``checkin_early_min`` before start to ``checkin_grace_min`` after)."""
-    early = timedelta(minutes=ctx.settings.checkin_early_min)
-    grace = timedelta(minutes=ctx.settings.checkin_grace_min)
-    booking = await repo.checkin_candidate(ctx.db, lot_id, plate, entry_ts - grace, entry_ts + early)
-    if booking is None:
-        return None
-    booking.status = BookingStatus.CHECKED_IN
-    booking.session_id = session_id
-    return booking.id
+    """An entry read of a plate checks in its booking at the lot if it arrives in its window."""
+    booking_id = await arriving(ctx, lot_id, plate, entry_ts)
+    if booking_id is not None:
+        await check_in(ctx, booking_id, session_id)
+    return booking_id
 
 
 async def check_in_on_space(ctx: Ctx, space: Space, plate: str, at: datetime) -> uuid.UUID | None:
@@ -298,6 +394,7 @@ async def complete(ctx: Ctx, booking_id: uuid.UUID) -> None:
     booking = await repo.get_booking(ctx.db, booking_id)
     if booking is not None and booking.status == BookingStatus.CHECKED_IN:
         booking.status = BookingStatus.COMPLETED
+        await money.after_stay(ctx, booking)
 
 
 async def live_overlapping(ctx: Ctx, lot_id: uuid.UUID, start: datetime, end: datetime) -> Sequence[Booking]:

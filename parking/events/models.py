@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, created_column, id_column
@@ -28,6 +28,11 @@ class AnprEvent(Base):
     confidence: Mapped[float] = mapped_column(Float)
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     flagged: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the gate's answer, kept so that a replayed read gets the same one
+    gate: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    amount_due_fen: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean, default=False)  # the camera saw the car go through
     received_at: Mapped[datetime] = created_column()
 
 

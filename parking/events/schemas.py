@@ -18,6 +18,27 @@ class Direction(StrEnum):
     OUT = "out"
 
 
+class Gate(StrEnum):
+    OPEN = "open"
+    HOLD = "hold"
+
+
+class GateReason(StrEnum):
+    """Why the gate opens or holds: the barrier controller shows it to the driver."""
+
+    BOOKED = "booked"  # entry: the plate's booking checked in
+    FREE_SPACE = "free_space"  # entry: the lot has room
+    FULL = "full"  # entry: no room, no booking (no session is opened)
+    DUPLICATE_ENTRY = "duplicate_entry"  # entry: the plate's session was already open (flagged)
+    PAID = "paid"  # exit: the stay is paid
+    WITHIN_GRACE = "within_grace"  # exit: the stay costs nothing (free minutes)
+    UNPAID = "unpaid"  # exit: money is due (amount_due_fen); pay, then drive out
+    UNPAID_EXIT = "unpaid_exit"  # exit: the car left with money due: a receivable
+    EXIT_WITHOUT_ENTRY = "exit_without_entry"  # exit: no session to charge (flagged)
+    LOW_CONFIDENCE = "low_confidence"  # the read is too weak to act on: an operator checks
+    REVIEW = "review"  # the times do not add up (overlong stay, exit before entry): an operator checks
+
+
 class EvidenceSource(StrEnum):
     SENSOR = "sensor"
     GNSS = "gnss"  # an RTK-fixed stay of a receiver in the space
@@ -29,11 +50,19 @@ class AnprEventIn(Strict):
     direction: Direction
     ts: AwareDatetime
     confidence: Annotated[float, Field(ge=0, le=1)] = 1.0
+    passed: bool = Field(
+        default=False,
+        description="exit only: the camera saw the car go through (a barrier-less lane, or a car "
+        "that forced the gate); with money due the stay becomes a receivable",
+    )
 
 
 class AnprResult(BaseModel):
     session_id: uuid.UUID | None
     flagged: bool
+    gate: Gate = Field(description="what the barrier does")
+    reason: GateReason
+    amount_due_fen: int | None = Field(default=None, description="exit: what the stay owes now")
 
 
 class OccupancyEventIn(Strict):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, created_column, id_column
@@ -52,6 +52,7 @@ class Device(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_column()
+    rejected_future: Mapped[int] = mapped_column(Integer, default=0)  # events dated ahead of our clock
 
 
 class VehicleReceiver(Base):

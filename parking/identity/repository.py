@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import try_insert
@@ -82,3 +82,9 @@ async def receivers_of_driver(session: AsyncSession, driver_id: uuid.UUID) -> Se
 
 async def get_receiver(session: AsyncSession, receiver_id: uuid.UUID) -> VehicleReceiver | None:
     return await session.get(VehicleReceiver, receiver_id)
+
+
+async def count_future_event(session: AsyncSession, device_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Device).where(Device.id == device_id).values(rejected_future=Device.rejected_future + 1)
+    )

@@ -61,6 +61,9 @@ class DeviceOut(BaseModel):
     kind: str
     name: str
     created_at: datetime
+    rejected_future_events: int = Field(
+        default=0, description="events refused for a timestamp ahead of the platform's clock"
+    )
 
 
 class ReceiverIn(Strict):

@@ -104,7 +104,12 @@ async def issue_device(
 
 def device_out(device: Device) -> DeviceOut:
     return DeviceOut(
-        id=device.id, lot_id=device.lot_id, kind=device.kind, name=device.name, created_at=device.created_at
+        id=device.id,
+        lot_id=device.lot_id,
+        kind=device.kind,
+        name=device.name,
+        created_at=device.created_at,
+        rejected_future_events=device.rejected_future or 0,
     )
 
 
@@ -145,3 +150,8 @@ async def receiver_owner(ctx: Ctx, receiver_id: uuid.UUID) -> uuid.UUID | None:
     """The driver a vehicle receiver belongs to (None: no such receiver)."""
     receiver = await repo.get_receiver(ctx.db, receiver_id)
     return None if receiver is None else receiver.driver_id
+
+
+async def count_future_event(ctx: Ctx, device_id: uuid.UUID) -> None:
+    """One more event this device dated ahead of our clock (refused): its clock needs a look."""
+    await repo.count_future_event(ctx.db, device_id)

@@ -94,3 +94,15 @@ async def spaces_in_box(session: AsyncSession, box: tuple[float, float, float, f
         )
     )
     return result.all()
+
+
+async def set_space_state(
+    session: AsyncSession, space_id: uuid.UUID, occupied: bool, ts: datetime, source: str
+) -> None:
+    """Set the state whatever the stored one's time (an operator's correction)."""
+    await session.execute(
+        update(Space)
+        .where(Space.id == space_id)
+        .values(occupied=occupied, state_ts=ts, state_source=source)
+        .execution_options(synchronize_session=False)
+    )

@@ -54,13 +54,42 @@ class GeoJSONPolygon(Strict):
         return rings
 
 
+HHMM = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$", examples=["08:00"])]
+
+
+class TariffBand(Strict):
+    start: HHMM = Field(description="Asia/Shanghai wall-clock time the band starts (00:00-23:59)")
+    end: HHMM = Field(description="when it ends; not after start: the band crosses midnight")
+    unit_fen: Annotated[int, Field(ge=0, description="price of a unit starting in this band, fen")]
+
+
+class Cancellation(Strict):
+    free_until_min: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = Field(
+        default=0, description="cancelling is free until this many minutes before the start"
+    )
+    fee_pct: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=100, description="after that, this % of the booking's price (rounded down to the fen)"
+    )
+
+
+class TariffIn(Strict):
+    """A lot's tariff: free minutes, fixed-length units priced by the band holding each unit's
+    start (Asia/Shanghai), a cap per 24 h from entry. The bands must cover the whole day."""
+
+    free_minutes: Annotated[int, Field(ge=0)] = 0
+    unit_minutes: Annotated[int, Field(ge=1, le=1440)]
+    bands: Annotated[list[TariffBand], Field(min_length=1)]
+    daily_cap_fen: Annotated[int, Field(ge=0)] | None = None
+    cancellation: Cancellation | None = None
+
+
 class LotIn(Strict):
     name: Name
     lat: Lat
     lon: Lon
     kind: LotKind
     capacity: Annotated[int, Field(ge=0, le=100_000)]
-    tariff: dict[str, Any]
+    tariff: TariffIn
     polygon: GeoJSONPolygon | None = None
     address: Annotated[str, Field(max_length=300)] | None = None
     entrances: Annotated[int, Field(ge=1, le=100)] = 1
@@ -70,7 +99,7 @@ class LotIn(Strict):
 class LotPatch(Strict):
     name: Name | None = None
     capacity: Annotated[int, Field(ge=0, le=100_000)] | None = None
-    tariff: dict[str, Any] | None = None
+    tariff: TariffIn | None = None
     address: Annotated[str, Field(max_length=300)] | None = None
     entrances: Annotated[int, Field(ge=1, le=100)] | None = None
     entrance_service_rate_per_min: Annotated[float, Field(gt=0, le=600)] | None = None
@@ -84,7 +113,7 @@ class LotOut(BaseModel):
     lat: float
     lon: float
     capacity: int
-    tariff: dict[str, Any]
+    tariff: TariffIn
     polygon: dict[str, Any] | None
     address: str | None
     entrances: int
@@ -138,3 +167,7 @@ class SpaceOut(BaseModel):
     state: SpaceState
     state_source: str
     state_ts: datetime | None
+
+
+class SpaceStateIn(Strict):
+    occupied: bool

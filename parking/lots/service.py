@@ -23,6 +23,7 @@ from parking.lots.schemas import (
     SpaceOut,
     SpacePatch,
     SpaceState,
+    TariffIn,
 )
 from parking.lots.tariff import Tariff, tariff_of, validated
 from parking.unit import Ctx
@@ -41,7 +42,7 @@ def lot_out(lot: Lot) -> LotOut:
         lat=lot.lat,
         lon=lot.lon,
         capacity=lot.capacity,
-        tariff=lot.tariff,
+        tariff=TariffIn.model_validate(lot.tariff),
         polygon=lot.polygon,
         address=lot.address,
         entrances=lot.entrances,
@@ -100,7 +101,7 @@ async def create_lot(ctx: Ctx, principal: Principal, data: LotIn) -> LotOut:
         lat=data.lat,
         lon=data.lon,
         capacity=data.capacity,
-        tariff=validated(data.tariff),
+        tariff=validated(data.tariff.model_dump(exclude_none=True)),
         polygon=data.polygon.model_dump() if data.polygon else None,
         address=data.address,
         entrances=data.entrances,
@@ -116,9 +117,9 @@ async def update_lot(ctx: Ctx, principal: Principal, lot_id: uuid.UUID, patch: L
     lot = await own_lot(ctx, principal, lot_id)
     changes = patch.model_dump(exclude_unset=True)
     if "tariff" in changes:
-        if changes["tariff"] is None:
+        if patch.tariff is None:
             raise Invalid("a lot needs a tariff")
-        changes["tariff"] = validated(changes["tariff"])
+        changes["tariff"] = validated(patch.tariff.model_dump(exclude_none=True))
     for field, value in changes.items():
         if value is None:
             raise Invalid(f"{field} cannot be null")
@@ -171,12 +172,28 @@ async def add_spaces(
 
 
 async def own_space(ctx: Ctx, principal: Principal, space_id: uuid.UUID) -> Space:
+    """The space if its lot is the operator's; another operator's reads as an unknown one."""
     require(principal, Role.OPERATOR, Role.ADMIN)
     space = await repo.get_space(ctx.db, space_id)
-    if space is None:
-        raise NotFound("space not found")
-    await own_lot(ctx, principal, space.lot_id)
+    try:
+        if space is None:
+            raise NotFound("space not found")
+        await own_lot(ctx, principal, space.lot_id)
+    except NotFound:
+        raise NotFound("space not found") from None
     return space
+
+
+async def reset_space_state(ctx: Ctx, principal: Principal, space_id: uuid.UUID, occupied: bool) -> SpaceOut:
+    """The operator sets what a space is (a stuck sensor, a state dated ahead of our clock before
+    such events were refused): now, whatever the stored state's time; later readings apply on."""
+    space = await own_space(ctx, principal, space_id)
+    await repo.set_space_state(ctx.db, space.id, occupied, ctx.now, "operator")
+    await repo.refresh_space(ctx.db, space)
+    ctx.changed_lots.add(space.lot_id)
+    if space.out_of_service:
+        return space_out(space, SpaceState.OUT_OF_SERVICE)
+    return space_out(space, SpaceState.OCCUPIED if occupied else SpaceState.FREE)
 
 
 async def set_shared_windows(

@@ -29,7 +29,8 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 DAY_MIN = 24 * 60
 DAY_S = DAY_MIN * 60
-_FIELDS = frozenset({"free_minutes", "unit_minutes", "bands", "daily_cap_fen"})
+_FIELDS = frozenset({"free_minutes", "unit_minutes", "bands", "daily_cap_fen", "cancellation"})
+_CANCEL_FIELDS = frozenset({"free_until_min", "fee_pct"})
 _BAND_FIELDS = frozenset({"start", "end", "unit_fen"})
 
 
@@ -133,6 +134,9 @@ class Tariff:
     unit_minutes: int
     bands: tuple[Band, ...]
     daily_cap_fen: int | None
+    # cancelling a booking: free until this many minutes before its start, then this % of its price
+    cancel_free_until_min: int = 0
+    cancel_fee_pct: int = 100
     # derived from ``bands``; kept out of init, eq and hash so the public shape stays the four fields
     _prices: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -141,6 +145,8 @@ class Tariff:
         _int(self.unit_minutes, "unit_minutes", low=1, high=DAY_MIN)
         if self.daily_cap_fen is not None:
             _int(self.daily_cap_fen, "daily_cap_fen", low=0)
+        _int(self.cancel_free_until_min, "cancellation.free_until_min", low=0, high=7 * DAY_MIN)
+        _int(self.cancel_fee_pct, "cancellation.fee_pct", low=0, high=100)
         if not isinstance(self.bands, tuple) or not all(isinstance(b, Band) for b in self.bands):
             raise _refuse("tariff bands must be a tuple of Band")
         object.__setattr__(self, "_prices", _minute_prices(self.bands))
@@ -178,11 +184,16 @@ class Tariff:
                 )
             )
         cap = data.get("daily_cap_fen")
+        cancel = data.get("cancellation") or {}
+        if not isinstance(cancel, Mapping) or set(cancel) - _CANCEL_FIELDS:
+            raise _refuse("tariff cancellation is an object of free_until_min and fee_pct")
         return cls(
             free_minutes=_int(data.get("free_minutes", 0), "free_minutes", low=0),
             unit_minutes=_int(data["unit_minutes"], "unit_minutes", low=1, high=DAY_MIN),
             bands=tuple(bands),
             daily_cap_fen=None if cap is None else _int(cap, "daily_cap_fen", low=0),
+            cancel_free_until_min=_int(cancel.get("free_until_min", 0), "cancellation.free_until_min", low=0),
+            cancel_fee_pct=_int(cancel.get("fee_pct", 100), "cancellation.fee_pct", low=0, high=100),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +205,16 @@ class Tariff:
                 for b in self.bands
             ],
             "daily_cap_fen": self.daily_cap_fen,
+            "cancellation": {"free_until_min": self.cancel_free_until_min, "fee_pct": self.cancel_fee_pct},
         }
+
+    def cancel_fee_fen(self, price_fen: int, start: datetime, at: datetime) -> int:
+        """What cancelling a booking of ``price_fen`` starting at ``start`` costs at ``at``: nothing
+        until ``free_until_min`` before the start, then ``fee_pct`` of the price (rounded down to
+        the fen, in the driver's favour)."""
+        if at < start - timedelta(minutes=self.cancel_free_until_min):
+            return 0
+        return price_fen * self.cancel_fee_pct // 100
 
     def unit_fen_at(self, at: datetime) -> int:
         local = _utc(at, "at").astimezone(SHANGHAI)
@@ -274,17 +294,24 @@ def price_fen_per_hour(tariff: Tariff, at: datetime) -> int:
 
 
 @lru_cache(maxsize=1024)
-def _from_items(items: tuple[tuple[str, object], ...], bands: tuple[tuple[str, str, int], ...]) -> Tariff:
+def _from_items(
+    items: tuple[tuple[str, object], ...],
+    bands: tuple[tuple[str, str, int], ...],
+    cancellation: tuple[tuple[str, object], ...],
+) -> Tariff:
     data = dict(items)
     data["bands"] = [{"start": s, "end": e, "unit_fen": u} for s, e, u in bands]
+    if cancellation:
+        data["cancellation"] = dict(cancellation)
     return Tariff.from_dict(data)
 
 
 def tariff_of(raw: Mapping[str, Any]) -> Tariff:
     """A stored tariff, parsed once per distinct tariff rather than on every request."""
     bands = tuple((b["start"], b["end"], int(b["unit_fen"])) for b in raw["bands"])
-    items = tuple(sorted((k, v) for k, v in raw.items() if k != "bands"))
-    return _from_items(items, bands)
+    items = tuple(sorted((k, v) for k, v in raw.items() if k not in ("bands", "cancellation")))
+    cancellation = tuple(sorted((raw.get("cancellation") or {}).items()))
+    return _from_items(items, bands, cancellation)
 
 
 def validated(data: Mapping[str, Any]) -> dict[str, Any]:

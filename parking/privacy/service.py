@@ -1,6 +1,6 @@
 """Retention: plates are personal data, kept in clear only as long as the operation needs them.
 
-Past the retention period a closed session, its plate reads and finished bookings keep only the
+Past the retention period a closed session, its plate reads, finished bookings and receivables keep only the
 keyed hash of the plate, which still lets statistics count returning vehicles without naming them.
 """
 
@@ -24,6 +24,7 @@ class PurgeReport:
     sessions: int
     anpr_events: int
     bookings: int
+    receivables: int
 
 
 async def purge(ctx: Ctx, retention_days: int | None = None) -> PurgeReport:
@@ -38,7 +39,10 @@ async def purge(ctx: Ctx, retention_days: int | None = None) -> PurgeReport:
     bookings = await bookings_repo.purgeable_bookings(ctx.db, before)
     for b in bookings:
         b.plate = None
+    receivables = await sessions_repo.purgeable_receivables(ctx.db, before)
+    for r in receivables:  # a debt stays collectable: the driver's plates match its keyed hash
+        r.plate = None
     await ctx.flush()
-    report = PurgeReport(len(sessions), len(events), len(bookings))
+    report = PurgeReport(len(sessions), len(events), len(bookings), len(receivables))
     log.info("privacy_purge", retention_days=days, **asdict(report))
     return report

@@ -1,4 +1,4 @@
-"""Operator views: occupancy over time and revenue per lot per day."""
+"""Operator views: occupancy over time, revenue per lot per day, and the daily reconciliation."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from core.errors import Invalid
+from parking.bookings import repository as bookings_repo
 from parking.events import repository as events_repo
 from parking.events.schemas import Direction
 from parking.identity.access import Principal, operator_scope
@@ -15,8 +16,9 @@ from parking.lots import repository as lots_repo
 from parking.lots.service import own_lot
 from parking.lots.states import GATE_COUNTED
 from parking.lots.tariff import SHANGHAI
-from parking.reports.schemas import OccupancyBucket, RevenueRow
+from parking.reports.schemas import OccupancyBucket, ReconciliationRow, RevenueRow
 from parking.sessions import repository as sessions_repo
+from parking.sessions.schemas import PaymentStatus
 from parking.unit import Ctx
 
 BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "15min": timedelta(minutes=15)}
@@ -107,17 +109,110 @@ def _bucket(
 
 
 async def revenue(ctx: Ctx, principal: Principal, start: datetime, end: datetime) -> list[RevenueRow]:
-    """Settled payments per lot per Asia/Shanghai calendar day."""
+    """Per lot and Asia/Shanghai day: payments settled (cash basis), and what was billed,
+    refunded and left owed (accrual), from the same figures as the reconciliation."""
     _check_range(start, end)
     lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
-    payments = await sessions_repo.payments_settled_between(ctx.db, [lot.id for lot in lots], start, end)
-    totals: dict[tuple[uuid.UUID, str], list[int]] = defaultdict(lambda: [0, 0])
-    for p in payments:
+    counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
+    for p in await sessions_repo.payments_settled_between(ctx.db, [lot.id for lot in lots], start, end):
         assert p.settled_at is not None
-        day = p.settled_at.astimezone(SHANGHAI).date().isoformat()
-        totals[(p.lot_id, day)][0] += p.amount_fen
-        totals[(p.lot_id, day)][1] += 1
+        counts[(p.lot_id, _day(p.settled_at))] += 1
     return [
-        RevenueRow(lot_id=lot_id, day=day, revenue_fen=fen, payments=n)
-        for (lot_id, day), (fen, n) in sorted(totals.items(), key=lambda kv: (kv[0][1], str(kv[0][0])))
+        RevenueRow(
+            lot_id=row.lot_id,
+            day=row.day,
+            revenue_fen=row.received_fen,
+            payments=counts[(row.lot_id, row.day)],
+            billed_fen=row.fees_fen + row.cancellation_fees_fen,
+            refunded_fen=row.refunded_fen,
+            receivables_fen=row.receivables_new_fen,
+        )
+        for row in await _reconcile(ctx, [lot.id for lot in lots], start, end)
+        if row.received_fen or row.fees_fen or row.cancellation_fees_fen or row.refunded_fen
     ]
+
+
+MAX_RECONCILIATION_DAYS = 93
+
+
+def _day(at: datetime) -> str:
+    return at.astimezone(SHANGHAI).date().isoformat()
+
+
+async def reconciliation(
+    ctx: Ctx, principal: Principal, start: datetime, end: datetime
+) -> list[ReconciliationRow]:
+    """Per lot and Asia/Shanghai day: the fees of the stays that ended and the cancellation fees
+    kept (expected), the payments settled less the refunds made (received), and the receivables
+    (new, settled, outstanding at the day's end)."""
+    _check_range(start, end)
+    if end - start > timedelta(days=MAX_RECONCILIATION_DAYS):
+        raise Invalid(f"at most {MAX_RECONCILIATION_DAYS} days per request")
+    lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
+    return await _reconcile(ctx, [lot.id for lot in lots], start, end)
+
+
+async def _reconcile(
+    ctx: Ctx, lot_ids: list[uuid.UUID], start: datetime, end: datetime
+) -> list[ReconciliationRow]:
+    rows: dict[tuple[uuid.UUID, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for s in await sessions_repo.sessions_closed_between(ctx.db, lot_ids, start, end):
+        assert s.exit_ts is not None
+        row = rows[(s.lot_id, _day(s.exit_ts))]
+        row["sessions_closed"] += 1
+        row["fees_fen"] += s.fee_fen
+    for p in await sessions_repo.payments_settled_between(ctx.db, lot_ids, start, end):
+        assert p.settled_at is not None
+        rows[(p.lot_id, _day(p.settled_at))]["received_fen"] += p.amount_fen
+    for refund in await sessions_repo.refunds_settled_between(ctx.db, lot_ids, start, end):
+        assert refund.settled_at is not None
+        rows[(refund.lot_id, _day(refund.settled_at))]["refunded_fen"] += refund.amount_fen
+    for booking in await bookings_repo.bookings_ended_unused_between(ctx.db, lot_ids, start, end):
+        assert booking.cancelled_at is not None
+        paid = sum(
+            p.amount_fen
+            for p in await sessions_repo.payments_of_booking(ctx.db, booking.id)
+            if p.status == PaymentStatus.SUCCEEDED
+        )
+        kept = min(booking.cancel_fee_fen, paid)  # an unpaid booking's fee is not collected
+        if kept:
+            rows[(booking.lot_id, _day(booking.cancelled_at))]["cancellation_fees_fen"] += kept
+    receivables = await sessions_repo.receivables_between(ctx.db, lot_ids, start, end)
+    for r in receivables:
+        if start <= r.created_at < end:
+            rows[(r.lot_id, _day(r.created_at))]["receivables_new_fen"] += r.amount_fen
+        if r.settled_at is not None and start <= r.settled_at < end:
+            rows[(r.lot_id, _day(r.settled_at))]["receivables_settled_fen"] += r.amount_fen
+    out = []
+    for (lot_id, day), figures in sorted(rows.items(), key=lambda kv: (kv[0][1], str(kv[0][0]))):
+        day_end = datetime.fromisoformat(day).replace(tzinfo=SHANGHAI) + timedelta(days=1)
+        outstanding = sum(
+            r.amount_fen
+            for r in receivables
+            if r.lot_id == lot_id
+            and r.created_at < day_end
+            and (r.settled_at is None or r.settled_at >= day_end)
+        )
+        out.append(
+            ReconciliationRow(
+                lot_id=lot_id,
+                day=day,
+                sessions_closed=figures["sessions_closed"],
+                fees_fen=figures["fees_fen"],
+                cancellation_fees_fen=figures["cancellation_fees_fen"],
+                received_fen=figures["received_fen"],
+                refunded_fen=figures["refunded_fen"],
+                receivables_new_fen=figures["receivables_new_fen"],
+                receivables_settled_fen=figures["receivables_settled_fen"],
+                outstanding_fen=outstanding,
+            )
+        )
+    return out
+
+
+def reconciliation_csv(rows: list[ReconciliationRow]) -> str:
+    """The same rows as CSV (a header line, then one line per lot and day), for accounting."""
+    fields = list(ReconciliationRow.model_fields)
+    lines = [",".join(fields)]
+    lines += [",".join(str(getattr(row, f)) for f in fields) for row in rows]
+    return "\n".join(lines) + "\n"

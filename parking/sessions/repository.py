@@ -10,11 +10,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import try_insert
-from parking.sessions.models import ParkingSession, Payment
+from parking.sessions.models import ParkingSession, Payment, Receivable, Refund
 from parking.sessions.schemas import PaymentStatus, SessionStatus
 
 
-async def insert(session: AsyncSession, row: ParkingSession | Payment) -> bool:
+async def insert(session: AsyncSession, row: ParkingSession | Payment | Receivable | Refund) -> bool:
     """False when a constraint refused it: an open session of the plate, a payment of the key,
     opened or recorded by a concurrent request first."""
     return await try_insert(session, row)
@@ -107,10 +107,72 @@ async def purgeable_sessions(session: AsyncSession, before: datetime) -> Sequenc
     return result.all()
 
 
-async def payment_by_key(session: AsyncSession, session_id: uuid.UUID, key: str) -> Payment | None:
-    return await session.scalar(
-        select(Payment).where(Payment.session_id == session_id, Payment.idempotency_key == key)
+async def purgeable_receivables(session: AsyncSession, before: datetime) -> Sequence[Receivable]:
+    """Receivables older than the cut-off still naming a plate (the hash keeps them collectable)."""
+    result = await session.scalars(
+        select(Receivable).where(Receivable.plate.is_not(None), Receivable.created_at < before)
     )
+    return result.all()
+
+
+async def payment_by_key(
+    session: AsyncSession,
+    key: str,
+    *,
+    session_id: uuid.UUID | None = None,
+    booking_id: uuid.UUID | None = None,
+) -> Payment | None:
+    """The payment an Idempotency-Key made for a stay, or for a booking."""
+    query = select(Payment).where(Payment.idempotency_key == key)
+    if session_id is not None:
+        query = query.where(Payment.session_id == session_id)
+    else:
+        query = query.where(Payment.booking_id == booking_id)
+    return await session.scalar(query)
+
+
+async def payments_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> Sequence[Payment]:
+    result = await session.scalars(
+        select(Payment).where(Payment.booking_id == booking_id).order_by(Payment.created_at)
+    )
+    return result.all()
+
+
+async def refunds_of_booking(session: AsyncSession, booking_id: uuid.UUID) -> Sequence[Refund]:
+    result = await session.scalars(select(Refund).where(Refund.booking_id == booking_id))
+    return result.all()
+
+
+async def refunds_of_payment(session: AsyncSession, payment_id: uuid.UUID) -> Sequence[Refund]:
+    result = await session.scalars(select(Refund).where(Refund.payment_id == payment_id))
+    return result.all()
+
+
+async def pending_refunds(session: AsyncSession, limit: int) -> Sequence[Refund]:
+    """Refunds decided but not yet accepted by their provider, oldest first, locked for one
+    sender (another worker skips them rather than sending twice)."""
+    query = (
+        select(Refund)
+        .where(Refund.status == "pending")
+        .order_by(Refund.created_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def refunds_settled_between(
+    session: AsyncSession, lot_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> Sequence[Refund]:
+    result = await session.scalars(
+        select(Refund).where(
+            Refund.lot_id.in_(lot_ids),
+            Refund.status == "succeeded",
+            Refund.settled_at >= start,
+            Refund.settled_at < end,
+        )
+    )
+    return result.all()
 
 
 async def payment_by_ref(
@@ -131,6 +193,57 @@ async def payments_settled_between(
             Payment.status == PaymentStatus.SUCCEEDED,
             Payment.settled_at >= start,
             Payment.settled_at < end,
+        )
+    )
+    return result.all()
+
+
+async def receivable_of_session(session: AsyncSession, session_id: uuid.UUID) -> Receivable | None:
+    return await session.scalar(select(Receivable).where(Receivable.session_id == session_id))
+
+
+async def receivables(
+    session: AsyncSession,
+    *,
+    lot_ids: Sequence[uuid.UUID] | None = None,
+    plate_hashes: Sequence[str] | None = None,
+    open_only: bool = False,
+    limit: int = 1000,
+) -> Sequence[Receivable]:
+    query = select(Receivable)
+    if lot_ids is not None:
+        query = query.where(Receivable.lot_id.in_(lot_ids))
+    if plate_hashes is not None:
+        query = query.where(Receivable.plate_hash.in_(plate_hashes))
+    if open_only:
+        query = query.where(Receivable.settled_at.is_(None))
+    return (await session.scalars(query.order_by(Receivable.created_at.desc()).limit(limit))).all()
+
+
+async def receivables_between(
+    session: AsyncSession, lot_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> Sequence[Receivable]:
+    """Receivables that exist before the window's end and were not settled before its start:
+    those created, settled or still outstanding within it (for reconciliation)."""
+    result = await session.scalars(
+        select(Receivable).where(
+            Receivable.lot_id.in_(lot_ids),
+            Receivable.created_at < end,
+            or_(Receivable.settled_at.is_(None), Receivable.settled_at >= start),
+        )
+    )
+    return result.all()
+
+
+async def sessions_closed_between(
+    session: AsyncSession, lot_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> Sequence[ParkingSession]:
+    result = await session.scalars(
+        select(ParkingSession).where(
+            ParkingSession.lot_id.in_(lot_ids),
+            ParkingSession.status == SessionStatus.CLOSED,
+            ParkingSession.exit_ts >= start,
+            ParkingSession.exit_ts < end,
         )
     )
     return result.all()

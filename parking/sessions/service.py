@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from core.errors import NotFound
 from parking.identity import service as identity
 from parking.identity.access import Principal, operator_scope, require
+from parking.identity.plates import normalize_plate, plate_hash
 from parking.identity.schemas import Role
 from parking.lots import repository as lots_repo
 from parking.lots import service as lots
@@ -20,8 +21,8 @@ from parking.lots.models import Lot
 from parking.lots.service import lot_tariff
 from parking.lots.tariff import Tariff, fee_fen
 from parking.sessions import repository as repo
-from parking.sessions.models import ParkingSession
-from parking.sessions.schemas import SessionFlag, SessionOut, SessionStatus
+from parking.sessions.models import ParkingSession, Receivable
+from parking.sessions.schemas import ReceivableOut, ReceivableReason, SessionFlag, SessionOut, SessionStatus
 from parking.unit import Ctx
 
 
@@ -151,35 +152,111 @@ def link_booking(parking: ParkingSession, booking_id: uuid.UUID) -> None:
     parking.booking_id = booking_id
 
 
-async def leave(
+async def open_session_of(ctx: Ctx, lot_id: uuid.UUID, digest: str) -> ParkingSession | None:
+    return await repo.open_session(ctx.db, lot_id, digest)
+
+
+def due_fen(ctx: Ctx, parking: ParkingSession, lot: Lot, at: datetime) -> int:
+    """What the stay owes at ``at`` beyond what was paid (payments settle as of their time)."""
+    grace = timedelta(minutes=ctx.settings.exit_after_payment_min)
+    assert parking.entry_ts is not None
+    return owed_fen(parking, lot_tariff(lot), max(at, parking.entry_ts), grace) - parking.paid_fen
+
+
+def mark(parking: ParkingSession, flags: list[SessionFlag]) -> None:
+    """Add flags to the session (each once)."""
+    parking.flags = [*parking.flags, *(f for f in flags if f not in parking.flags)]
+
+
+async def orphan_exit(
     ctx: Ctx, lot: Lot, plate: str, digest: str, exit_ts: datetime, flags: list[SessionFlag]
 ) -> ParkingSession:
-    """An exit read closes the plate's open session at what it owes then (an exit without an
-    entry is kept as a closed session of its own, flagged)."""
-    parking = await repo.open_session(ctx.db, lot.id, digest)
-    if parking is None:
-        flags.append(SessionFlag.EXIT_WITHOUT_ENTRY)
-        orphan = ParkingSession(
-            lot_id=lot.id,
-            plate=plate,
-            plate_hash=digest,
-            entry_ts=None,
-            exit_ts=exit_ts,
-            status=SessionStatus.CLOSED,
-            fee_fen=0,
-            flags=list(flags),
-            created_at=ctx.now,
-        )
-        await repo.add(ctx.db, orphan)
-        return orphan
+    """An exit nobody entered: kept as a closed session of its own, flagged, at no fee."""
+    flags.append(SessionFlag.EXIT_WITHOUT_ENTRY)
+    orphan = ParkingSession(
+        lot_id=lot.id,
+        plate=plate,
+        plate_hash=digest,
+        entry_ts=None,
+        exit_ts=exit_ts,
+        status=SessionStatus.CLOSED,
+        fee_fen=0,
+        flags=list(flags),
+        created_at=ctx.now,
+    )
+    await repo.add(ctx.db, orphan)
+    return orphan
+
+
+async def close(
+    ctx: Ctx, parking: ParkingSession, lot: Lot, exit_ts: datetime, flags: list[SessionFlag]
+) -> ParkingSession:
+    """The car left at ``exit_ts``: the session closes at what the stay costs then."""
     assert parking.entry_ts is not None
-    if exit_ts < parking.entry_ts:
-        flags.append(SessionFlag.EXIT_BEFORE_ENTRY)
     grace = timedelta(minutes=ctx.settings.exit_after_payment_min)
     parking.fee_fen = owed_fen(parking, lot_tariff(lot), max(exit_ts, parking.entry_ts), grace)
     parking.exit_ts = exit_ts
     parking.status = SessionStatus.CLOSED
-    if flags:
-        parking.flags = [*parking.flags, *(f for f in flags if f not in parking.flags)]
+    mark(parking, flags)
     await ctx.flush()
     return parking
+
+
+async def add_receivable(
+    ctx: Ctx, parking: ParkingSession, amount_fen: int, reason: ReceivableReason
+) -> Receivable:
+    """What a closed stay still owes; settled when its driver pays the session later."""
+    receivable = Receivable(
+        lot_id=parking.lot_id,
+        session_id=parking.id,
+        plate=parking.plate,
+        plate_hash=parking.plate_hash,
+        amount_fen=amount_fen,
+        reason=reason,
+        created_at=ctx.now,
+    )
+    await repo.insert(ctx.db, receivable)
+    return receivable
+
+
+async def settle_receivable(ctx: Ctx, parking: ParkingSession, payment_id: uuid.UUID) -> None:
+    """A payment of a closed session: its receivable is settled once the fee is covered."""
+    if parking.status != SessionStatus.CLOSED or parking.paid_fen < parking.fee_fen:
+        return
+    receivable = await repo.receivable_of_session(ctx.db, parking.id)
+    if receivable is not None and receivable.settled_at is None:
+        receivable.settled_at = ctx.now
+        receivable.payment_id = payment_id
+        await ctx.flush()
+
+
+def receivable_out(r: Receivable) -> ReceivableOut:
+    return ReceivableOut(
+        id=r.id,
+        lot_id=r.lot_id,
+        session_id=r.session_id,
+        plate=r.plate,
+        amount_fen=r.amount_fen,
+        reason=r.reason,
+        created_at=r.created_at,
+        settled_at=r.settled_at,
+    )
+
+
+async def driver_receivables(ctx: Ctx, principal: Principal) -> list[ReceivableOut]:
+    """What the driver's plates owe (and owed): the receivables of their sessions."""
+    require(principal, Role.DRIVER)
+    assert principal.id is not None
+    digests = [plate_hash(p, ctx.plate_key) for p in await identity.plates_of(ctx, principal.id)]
+    return [receivable_out(r) for r in await repo.receivables(ctx.db, plate_hashes=digests)]
+
+
+async def operator_receivables(
+    ctx: Ctx, principal: Principal, *, plate: str | None, open_only: bool, limit: int
+) -> list[ReceivableOut]:
+    lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
+    digests = None if plate is None else [plate_hash(normalize_plate(plate), ctx.plate_key)]
+    rows = await repo.receivables(
+        ctx.db, lot_ids=[lot.id for lot in lots], plate_hashes=digests, open_only=open_only, limit=limit
+    )
+    return [receivable_out(r) for r in rows]

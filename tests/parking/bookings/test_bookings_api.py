@@ -99,6 +99,46 @@ async def test_idempotent_retry_returns_the_same_booking(client: Client) -> None
     assert len((await client.http.get("/v1/me/bookings", headers=drv.h)).json()) == 1
 
 
+async def test_an_idempotency_key_is_bound_to_its_request(client: Client) -> None:
+    op = await client.operator()
+    lot = await client.lot(op, spaces=2)
+    other = await client.lot(op, spaces=2, name="Other")
+    drv = await client.driver("沪A12345")
+    s, e = future_local(3, "10:00"), future_local(3, "11:00")
+    first = await _book(client, drv, lot["id"], s, e, key="k-1")
+    assert first.status_code == 201
+    # the same key with another lot, or another window: refused, not answered with the first booking
+    for changed in (
+        await _book(client, drv, other["id"], s, e, key="k-1"),
+        await _book(client, drv, lot["id"], s, e + timedelta(hours=1), key="k-1"),
+    ):
+        assert changed.status_code == 422, changed.text
+        assert changed.json()["code"] == "idempotency_key_reused"
+    mine = (await client.http.get("/v1/me/bookings", headers=drv.h)).json()
+    assert [(b["id"], b["lot_id"], b["end"]) for b in mine] == [
+        (first.json()["id"], lot["id"], first.json()["end"])
+    ]
+    # the same request again is still the retry it was
+    again = await _book(client, drv, lot["id"], s, e, key="k-1")
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"]
+
+
+async def test_bookings_start_within_the_horizon(client: Client) -> None:
+    op = await client.operator()
+    lot = await client.lot(op, spaces=1)
+    drv = await client.driver("沪A12345")
+    horizon = client.app.state.beidou.settings.booking_horizon_days
+    assert horizon == 90
+    far = future_local(horizon + 1, "10:00")
+    r = await _book(client, drv, lot["id"], far, far + timedelta(hours=1))
+    assert r.status_code == 422 and r.json()["code"] == "beyond_horizon"
+    y2099 = datetime(2099, 1, 1, 10, tzinfo=ZoneInfo("Asia/Shanghai"))
+    r = await _book(client, drv, lot["id"], y2099, y2099 + timedelta(hours=1))
+    assert r.status_code == 422 and r.json()["code"] == "beyond_horizon"
+    near = future_local(horizon - 1, "10:00")
+    assert (await _book(client, drv, lot["id"], near, near + timedelta(hours=1))).status_code == 201
+
+
 async def test_cancel_before_start_is_free_and_releases_the_space(client: Client) -> None:
     op = await client.operator()
     lot = await client.lot(op, spaces=1)

@@ -28,16 +28,39 @@ async def test_entry_then_exit_prices_the_stay(client: Client) -> None:
     r = await client.anpr(cam, "沪A12345", "in", at("2026-11-20T09:00"), "in-1")
     assert r.status_code == 201
     assert r.json()["flagged"] is False
+    assert (r.json()["gate"], r.json()["reason"]) == ("open", "free_space")
     session_id = r.json()["session_id"]
+    # 09:00-10:10 = 70 min > 15 free -> 3 units of 30 min starting 09:00, 09:30, 10:00,
+    # all in the 08:00-20:00 band at 500 fen -> 1500 fen, unpaid: the barrier holds
     r = await client.anpr(cam, "沪A12345", "out", at("2026-11-20T10:10"), "out-1")
     assert r.status_code == 201
-    assert r.json() == {"session_id": session_id, "flagged": False}
+    assert r.json() == {
+        "session_id": session_id,
+        "flagged": False,
+        "gate": "hold",
+        "reason": "unpaid",
+        "amount_due_fen": 1500,
+    }
     s = (await client.http.get(f"/v1/sessions/{session_id}", headers=op.h)).json()
-    # 09:00-10:10 = 70 min > 15 free -> 3 units of 30 min starting 09:00, 09:30, 10:00,
-    # all in the 08:00-20:00 band at 500 fen -> 1500 fen
-    assert s["fee_fen"] == 1500
-    assert s["status"] == "closed"
+    assert s["status"] == "open" and s["exit_ts"] is None
+    # the camera then sees the car go through (a forced gate): the 1500 fen become a receivable
+    r = await client.anpr(cam, "沪A12345", "out", at("2026-11-20T10:12"), "out-2", passed=True)
+    assert r.json() == {
+        "session_id": session_id,
+        "flagged": True,
+        "gate": "open",
+        "reason": "unpaid_exit",
+        "amount_due_fen": 1500,
+    }
+    s = (await client.http.get(f"/v1/sessions/{session_id}", headers=op.h)).json()
+    assert s["fee_fen"] == 1500 and s["status"] == "closed" and s["flags"] == ["unpaid_exit"]
     assert s["exit_ts"] is not None and s["paid_fen"] == 0 and s["exit_allowed"] is False
+    owed = (await client.http.get("/v1/operator/receivables", headers=op.h)).json()
+    assert [(x["session_id"], x["amount_fen"], x["reason"], x["settled_at"]) for x in owed] == [
+        (session_id, 1500, "unpaid_exit", None)
+    ]
+    flags = (await client.http.get("/v1/operator/flags", headers=op.h)).json()
+    assert [f["kind"] for f in flags] == ["unpaid_exit"]
 
 
 async def test_repeated_event_id_has_one_effect(client: Client) -> None:
@@ -81,7 +104,13 @@ async def test_second_entry_is_flagged_not_dropped(client: Client) -> None:
     first = await client.anpr(cam, "沪A12345", "in", now_utc() - timedelta(minutes=30), "a")
     second = await client.anpr(cam, "沪A12345", "in", now_utc(), "b")
     assert second.status_code == 201
-    assert second.json() == {"session_id": first.json()["session_id"], "flagged": True}
+    assert second.json() == {
+        "session_id": first.json()["session_id"],
+        "flagged": True,
+        "gate": "open",
+        "reason": "duplicate_entry",
+        "amount_due_fen": None,
+    }
     flags = (await client.http.get("/v1/operator/flags", headers=op.h)).json()
     assert [f["kind"] for f in flags] == ["duplicate_entry"]
     # the flag can be resolved, and then leaves the review queue

@@ -6,13 +6,14 @@ answers 403; no or a bad token answers 401.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from tests.support import Actor, Client, bearer, iso, now_utc
+from tests.support import TARIFF, Actor, Client, bearer, iso, now_utc
 
 
 @dataclass
@@ -76,7 +77,30 @@ def _other_tenant_requests(w: World) -> list[tuple[str, str, dict[str, Any] | No
         ("GET", f"/v1/sessions/{w.session_x}", None),
         ("GET", f"/v1/bookings/{w.booking_x}", None),
         ("POST", f"/v1/operator/flags/{w.flag_a}/resolve", {"resolution": "not mine"}),
+        ("POST", f"/v1/operator/spaces/{space}/state", {"occupied": False}),
+        ("POST", f"/v1/operator/sessions/{w.session_x}/release", {"reason": "not mine"}),
     ]
+
+
+async def test_another_tenants_object_reads_exactly_as_an_unknown_one(world: World) -> None:
+    """The answer for another operator's object must not confirm that it exists: same status,
+    same detail, same code as for an id nobody has."""
+    w = world
+    real_ids = {w.lot_a["id"], w.lot_a["spaces"][0]["id"], w.session_x, w.booking_x, w.flag_a}
+    for method, path, body in _other_tenant_requests(w):
+        theirs = await w.c.http.request(method, path, json=body, headers=w.op_b.h)
+        unknown_path = path
+        for real in real_ids:
+            unknown_path = unknown_path.replace(real, str(uuid.uuid4()))
+        unknown_body = body
+        if isinstance(body, dict) and body.get("lot_id") in real_ids:
+            unknown_body = {**body, "lot_id": str(uuid.uuid4())}
+        unknown = await w.c.http.request(method, unknown_path, json=unknown_body, headers=w.op_b.h)
+        assert theirs.status_code == unknown.status_code == 404, (method, path, theirs.text, unknown.text)
+        assert (theirs.json()["detail"], theirs.json()["code"]) == (
+            unknown.json()["detail"],
+            unknown.json()["code"],
+        ), (method, path)
 
 
 async def test_operator_cannot_reach_another_operators_lot(world: World) -> None:
@@ -141,7 +165,7 @@ async def test_roles_are_confined_to_their_endpoints(world: World) -> None:
             w.drv_x,
             "POST",
             "/v1/operator/lots",
-            {"name": "x", "lat": 31, "lon": 121, "kind": "garage", "capacity": 1, "tariff": {}},
+            {"name": "x", "lat": 31, "lon": 121, "kind": "garage", "capacity": 1, "tariff": TARIFF},
         ),
         (w.drv_x, "POST", "/v1/admin/operators", {"name": "x"}),
         (w.op_a, "POST", "/v1/admin/operators", {"name": "x"}),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from core.errors import Conflict, Invalid, NotFound
 from parking.identity import service as identity
@@ -47,12 +48,18 @@ async def test_an_operator_sees_and_changes_only_its_own_lots(client: Client) ->
 async def test_tariffs_are_validated_and_stored_canonical(client: Client) -> None:
     async with unit(client) as ctx:
         op = Principal(Role.OPERATOR, (await identity.create_operator(ctx, ADMIN, "Op")).id)
+        # the typed tariff refuses what no tariff can mean before the service sees it
+        with pytest.raises(ValidationError, match="unit_minutes"):
+            _lot(tariff={**TARIFF, "unit_minutes": 0})
+        with pytest.raises(ValidationError, match="bands"):
+            LotPatch.model_validate({"tariff": {**TARIFF, "bands": []}})
+        # the service checks what only the whole tariff shows: bands that leave hours unpriced
+        gap = {**TARIFF, "bands": [{"start": "08:00", "end": "20:00", "unit_fen": 500}]}
         with pytest.raises(Invalid):
-            await lots.create_lot(ctx, op, _lot(tariff={**TARIFF, "unit_minutes": 0}))
+            await lots.create_lot(ctx, op, _lot(tariff=gap))
         lot = await lots.create_lot(ctx, op, _lot())
-        with pytest.raises(Invalid):
-            await lots.update_lot(ctx, op, lot.id, LotPatch(tariff={"bands": []}))
-        assert lot.tariff["bands"][0]["unit_fen"] == TARIFF["bands"][0]["unit_fen"]
+        assert lot.tariff.bands[0].unit_fen == TARIFF["bands"][0]["unit_fen"]
+        assert lot.tariff.model_dump() == TARIFF  # stored canonical: what came in, every field named
 
 
 async def test_spaces_codes_are_unique_and_states_follow_patches(client: Client) -> None:

@@ -263,6 +263,18 @@ def test_band_contains() -> None:
     assert to_midnight.contains(23 * 60 + 59) and not to_midnight.contains(0)
 
 
+def test_cancellation_rule() -> None:
+    # the centre tariff: free until 60 min before the start, then 50 % rounded down to the fen
+    start = sh("2026-03-02 10:00")
+    assert T.cancel_fee_fen(1001, start, sh("2026-03-02 08:59")) == 0
+    assert T.cancel_fee_fen(1001, start, sh("2026-03-02 09:00")) == 500  # 1001 * 50 // 100
+    assert T.cancel_fee_fen(1001, start, sh("2026-03-02 11:00")) == 500
+    # a tariff that names no rule: free until the start, the whole price after it
+    bare = Tariff.from_dict({k: v for k, v in T_JSON.items() if k != "cancellation"})
+    assert bare.cancel_fee_fen(1001, start, sh("2026-03-02 09:59")) == 0
+    assert bare.cancel_fee_fen(1001, start, sh("2026-03-02 10:00")) == 1001
+
+
 def test_round_trip() -> None:
     assert T.to_dict() == T_JSON
     assert Tariff.from_dict(T.to_dict()) == T
@@ -275,7 +287,8 @@ def test_round_trip() -> None:
             ],
         }
     )
-    # absent free_minutes -> 0, absent cap -> null; "24:00" survives the trip
+    # absent free_minutes -> 0, absent cap -> null, absent cancellation -> free until the start
+    # and the whole price after it; "24:00" survives the trip
     assert minimal.to_dict() == {
         "free_minutes": 0,
         "unit_minutes": 60,
@@ -284,6 +297,7 @@ def test_round_trip() -> None:
             {"start": "12:00", "end": "24:00", "unit_fen": 2},
         ],
         "daily_cap_fen": None,
+        "cancellation": {"free_until_min": 0, "fee_pct": 100},
     }
     assert Tariff.from_dict(minimal.to_dict()) == minimal
     assert minimal.unit_fen_at(sh("2026-03-02 23:59")) == 2
@@ -291,7 +305,7 @@ def test_round_trip() -> None:
 
 
 def test_direct_construction_is_validated_too() -> None:
-    assert Tariff(15, 30, (Band(480, 1200, 500), Band(1200, 480, 200)), 6000) == T
+    assert Tariff(15, 30, (Band(480, 1200, 500), Band(1200, 480, 200)), 6000, 60, 50) == T
     with pytest.raises(Invalid, match="uncovered"):
         Tariff(15, 30, (Band(480, 1200, 500),), 6000)
     with pytest.raises(Invalid, match="unit_minutes"):

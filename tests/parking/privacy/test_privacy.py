@@ -11,7 +11,7 @@ from sqlalchemy import select
 from parking.events.models import AnprEvent
 from parking.identity.plates import plate_hash
 from parking.privacy import service as privacy
-from parking.sessions.models import ParkingSession
+from parking.sessions.models import ParkingSession, Receivable
 from parking.unit import Ctx
 from tests.support import Client, now_utc
 
@@ -22,13 +22,14 @@ async def test_purge_keeps_only_the_keyed_hash_of_old_plates(client: Client) -> 
     cam = await client.device(op, lot["id"])
     old = now_utc() - timedelta(days=200)
     await client.anpr(cam, "沪A11111", "in", old, "old-in")
-    await client.anpr(cam, "沪A11111", "out", old + timedelta(hours=2), "old-out")
+    # the car left unpaid through the barrier: its receivable names the plate until the purge
+    await client.anpr(cam, "沪A11111", "out", old + timedelta(hours=2), "old-out", passed=True)
     await client.anpr(cam, "沪A22222", "in", now_utc() - timedelta(hours=1), "new-in")
     state = client.app.state.beidou
     async with state.sessionmaker() as db:
         report = await privacy.purge(Ctx(db=db, settings=state.settings))
         await db.commit()
-    assert (report.sessions, report.anpr_events) == (1, 2)
+    assert (report.sessions, report.anpr_events, report.receivables) == (1, 2, 0)
     async with state.sessionmaker() as db:
         sessions = {s.plate_hash: s for s in (await db.scalars(select(ParkingSession))).all()}
         events = (await db.scalars(select(AnprEvent).order_by(AnprEvent.ts))).all()
@@ -38,6 +39,15 @@ async def test_purge_keeps_only_the_keyed_hash_of_old_plates(client: Client) -> 
     assert purged.plate is None and purged.fee_fen > 0  # the money record stays
     assert kept.plate == "沪A22222"
     assert [e.plate for e in events] == [None, None, "沪A22222"]
+    # the receivable was raised today: its plate stays until it too is past retention, and then
+    # only its keyed hash remains, which the driver's registered plate still matches
+    async with state.sessionmaker() as db:
+        later = await privacy.purge(Ctx(db=db, settings=state.settings, now=now_utc() + timedelta(days=400)))
+        await db.commit()
+    assert later.receivables == 1
+    async with state.sessionmaker() as db:
+        (owed,) = (await db.scalars(select(Receivable))).all()
+    assert owed.plate is None and owed.plate_hash == plate_hash("沪A11111", key) and owed.amount_fen > 0
 
 
 async def test_logs_never_carry_plates_in_clear(make_client: Any, capsys: pytest.CaptureFixture[str]) -> None:
