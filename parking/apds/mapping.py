@@ -112,7 +112,8 @@ def _zone(polygon: Mapping[str, Any]) -> GeoMultiPolygon:
 
 
 def _characteristics(lot: Lot, spaces: Sequence[LotSpace]) -> Characteristics:
-    counted = lot.kind == GATE_COUNTED  # a garage's spaces (if any are registered) are not sensed
+    # a garage is counted by its capacity: spaces registered in it (if any) are no inventory of it
+    counted = lot.kind == GATE_COUNTED
     kinds = [s.kind for s in spaces]
     return Characteristics(
         spaces_total=total_spaces(lot, spaces),

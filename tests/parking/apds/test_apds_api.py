@@ -4,6 +4,12 @@ the mapping checked with real values, tenancy of sessions, and no plate in clear
 Expected values come from what was created (the tariff's JSON, the lot's coordinates) and from the
 APDS field definitions (money in the currency's major unit: ISO 4217 gives CNY two minor-unit
 digits, so fen / 100; GeoJSON positions are [lon, lat]; instants in UTC), not from the mapping.
+
+Validation (``spec.validate``): jsonschema's Draft 4 validator, the dialect OpenAPI 3.0 schemas
+are written in (boolean ``exclusiveMinimum``, ``$ref`` siblings ignored), ``nullable``
+translated to a null alternative, formats checked (RFC 3339 date-times), every ``$ref`` resolved
+over the whole document, and the draft's five self-contradictions corrected minimally; the
+details and the proof of each defect are in ``spec.py`` and ``test_spec.py``.
 """
 
 from __future__ import annotations
