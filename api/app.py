@@ -15,6 +15,7 @@ from api.fastpath import SearchFastPath
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import (
     admin,
+    apds,
     bookings,
     devices,
     drivers,
@@ -138,4 +139,5 @@ def create_app(
     # hot paths first: routes are matched in order
     for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, trips, admin, health):
         app.include_router(module.router)
+    app.include_router(apds.router)  # open data (APDS): read in bulk by other platforms, not hot
     return app
