@@ -20,6 +20,7 @@ from hardware.occupancy_mqtt import Rejected
 from parking.bookings import service as bookings
 from parking.events import service as events
 from parking.events.schemas import OccupancyEventIn
+from parking.identity import service as identity
 from parking.identity.access import authenticate
 from parking.identity.schemas import DeviceKind, Role
 from parking.privacy import service as privacy
@@ -105,6 +106,7 @@ def mqtt_handler(state: AppState) -> Callable[[str, dict[str, Any]], Awaitable[N
                     raise Rejected("device is not bound to the topic's lot")
                 assert device.lot_id is not None
                 await events.ingest_occupancy(ctx, device.lot_id, device.id, event)
+                await identity.seen(ctx, device.id)
                 await db.commit()
             except DomainError as exc:
                 raise Rejected(exc.detail) from exc

@@ -9,6 +9,7 @@ from hardware.anpr import from_openalpr
 from parking.availability.service import space_state_now
 from parking.events import service as events
 from parking.events.schemas import AnprEventIn, AnprResult, Direction, OccupancyEventIn, OccupancyResult
+from parking.identity import service as identity
 from parking.identity.access import require_device
 from parking.identity.schemas import DeviceKind
 
@@ -22,6 +23,7 @@ async def _anpr(ctx: CtxDep, caller: Caller, event: AnprEventIn, response: Respo
     lot_id = require_device(caller, DeviceKind.ANPR_CAMERA)
     assert caller.id is not None
     outcome = await events.ingest_anpr(ctx, lot_id, caller.id, event)
+    await identity.seen(ctx, caller.id)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     return AnprResult(session_id=outcome.session_id, flagged=outcome.flagged)
@@ -62,6 +64,7 @@ async def occupancy(
     """An in-space sensor reading; an event older than the space's state never overwrites it."""
     lot_id = require_device(caller, DeviceKind.OCCUPANCY_SENSOR, DeviceKind.GNSS_RECEIVER)
     outcome = await events.ingest_occupancy(ctx, lot_id, caller.id, body)
+    await identity.seen(ctx, caller.id)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     assert outcome.space_id is not None

@@ -25,6 +25,11 @@ class DeviceKind(StrEnum):
     GNSS_RECEIVER = "gnss_receiver"
 
 
+class OperatorStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # its token and its devices' tokens are refused until resumed
+
+
 class OperatorIn(Strict):
     name: Name
 
@@ -61,6 +66,11 @@ class DeviceOut(BaseModel):
     kind: str
     name: str
     created_at: datetime
+    last_seen_at: datetime | None  # the platform last accepted something from it (to the minute)
+
+
+class DeviceAdminOut(DeviceOut):
+    operator_id: uuid.UUID
 
 
 class ReceiverIn(Strict):
@@ -73,3 +83,4 @@ class ReceiverOut(BaseModel):
     plate: str
     name: str
     created_at: datetime
+    last_seen_at: datetime | None

@@ -1,6 +1,7 @@
 """Accounts: operators, drivers and their plates, device and vehicle-receiver credentials.
 
-Credentials are returned once at creation and stored only as digests.
+Credentials are returned once at creation and stored only as digests. A device's last contact
+is kept to the minute.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from parking.identity.models import Device, Driver, Operator, Plate, VehicleRece
 from parking.identity.plates import normalize_plate
 from parking.identity.schemas import (
     Credentials,
+    DeviceAdminOut,
     DeviceKind,
     DeviceOut,
     PlateOut,
@@ -31,6 +33,13 @@ async def create_operator(ctx: Ctx, principal: Principal, name: str) -> Credenti
     operator = Operator(name=name, token_hash=digest)
     await repo.add_account(ctx.db, operator)
     return Credentials(id=operator.id, token=token)
+
+
+async def _operator(ctx: Ctx, operator_id: uuid.UUID) -> Operator:
+    operator = await repo.get_operator(ctx.db, operator_id)
+    if operator is None:
+        raise NotFound("operator not found")
+    return operator
 
 
 async def register_driver(ctx: Ctx, name: str, phone: str) -> Credentials:
@@ -104,7 +113,12 @@ async def issue_device(
 
 def device_out(device: Device) -> DeviceOut:
     return DeviceOut(
-        id=device.id, lot_id=device.lot_id, kind=device.kind, name=device.name, created_at=device.created_at
+        id=device.id,
+        lot_id=device.lot_id,
+        kind=device.kind,
+        name=device.name,
+        created_at=device.created_at,
+        last_seen_at=device.last_seen_at,
     )
 
 
@@ -112,6 +126,32 @@ async def operator_devices(ctx: Ctx, principal: Principal) -> list[DeviceOut]:
     require(principal, Role.OPERATOR)
     assert principal.id is not None
     return [device_out(d) for d in await repo.devices_of_operator(ctx.db, principal.id)]
+
+
+async def district_devices(
+    ctx: Ctx, principal: Principal, operator_id: uuid.UUID | None = None
+) -> list[DeviceAdminOut]:
+    """The district's device inventory (admin only), or one operator's; an unknown operator
+    answers NotFound rather than an empty list."""
+    require(principal, Role.ADMIN)
+    if operator_id is not None:
+        await _operator(ctx, operator_id)
+    return [
+        DeviceAdminOut(**device_out(d).model_dump(), operator_id=d.operator_id)
+        for d in await repo.devices(ctx.db, operator_id)
+    ]
+
+
+async def seen(ctx: Ctx, device_id: uuid.UUID | None, *, vehicle: bool = False) -> None:
+    """The platform accepted something from this device (``vehicle``: a vehicle's receiver) now.
+    Recorded at most once a minute per device, by one conditional UPDATE that writes nothing in
+    between. ``device_id`` is a device principal's id (None, which no device has: nothing)."""
+    if device_id is None:
+        return
+    if vehicle:
+        await repo.touch_receiver(ctx.db, device_id, ctx.now)
+    else:
+        await repo.touch_device(ctx.db, device_id, ctx.now)
 
 
 async def device_owner(ctx: Ctx, device_id: uuid.UUID) -> uuid.UUID | None:
@@ -132,7 +172,9 @@ async def create_receiver(ctx: Ctx, principal: Principal, data: ReceiverIn) -> C
 
 
 def receiver_out(r: VehicleReceiver) -> ReceiverOut:
-    return ReceiverOut(id=r.id, plate=r.plate, name=r.name, created_at=r.created_at)
+    return ReceiverOut(
+        id=r.id, plate=r.plate, name=r.name, created_at=r.created_at, last_seen_at=r.last_seen_at
+    )
 
 
 async def driver_receivers(ctx: Ctx, principal: Principal) -> list[ReceiverOut]:
