@@ -1,4 +1,4 @@
-"""The district admin: operators, every device."""
+"""The district admin: operators (and suspending them), every device."""
 
 from __future__ import annotations
 
@@ -6,10 +6,12 @@ import uuid
 
 from fastapi import APIRouter, status
 
-from api.deps import Caller, CtxDep, LiveDep
+from api.deps import Caller, CtxDep, LiveDep, StateDep
 from parking.identity import service as identity
 from parking.identity.access import require
 from parking.identity.schemas import Credentials, DeviceAdminOut, OperatorIn, Role
+from parking.reports import district
+from parking.reports.schemas import OperatorOut
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -18,6 +20,29 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"])
 async def create_operator(body: OperatorIn, ctx: CtxDep, caller: Caller) -> Credentials:
     """Create a parking operator; its token is shown once."""
     return await identity.create_operator(ctx, caller, body.name)
+
+
+@router.get("/operators", response_model=list[OperatorOut])
+async def list_operators(ctx: CtxDep, caller: Caller) -> list[OperatorOut]:
+    """Every operator: status, when it was suspended, how many lots and devices it has."""
+    return await district.operators(ctx, caller)
+
+
+@router.post("/operators/{operator_id}/suspend", response_model=OperatorOut)
+async def suspend_operator(
+    operator_id: uuid.UUID, ctx: CtxDep, caller: Caller, state: StateDep
+) -> OperatorOut:
+    """Refuse the operator's token and its devices' tokens (401 `operator_suspended`) from the
+    next request on, until resumed. Its lots stay in drivers' search. Idempotent."""
+    await identity.suspend_operator(ctx, caller, operator_id, state.tokens, state.live_store)
+    return await district.operator(ctx, caller, operator_id)
+
+
+@router.post("/operators/{operator_id}/resume", response_model=OperatorOut)
+async def resume_operator(operator_id: uuid.UUID, ctx: CtxDep, caller: Caller) -> OperatorOut:
+    """Accept the operator's and its devices' tokens again. Idempotent."""
+    await identity.resume_operator(ctx, caller, operator_id)
+    return await district.operator(ctx, caller, operator_id)
 
 
 @router.get("/devices", response_model=list[DeviceAdminOut])

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import try_insert
@@ -28,20 +28,40 @@ async def driver_by_token(session: AsyncSession, digest: str) -> Driver | None:
     return await session.scalar(select(Driver).where(Driver.token_hash == digest))
 
 
-async def device_by_token(session: AsyncSession, digest: str) -> Device | None:
-    return await session.scalar(select(Device).where(Device.token_hash == digest))
+async def device_by_token(session: AsyncSession, digest: str) -> tuple[Device, str] | None:
+    """The device and its operator's status, in one round trip."""
+    row = (
+        await session.execute(
+            select(Device, Operator.status)
+            .join(Operator, Operator.id == Device.operator_id)
+            .where(Device.token_hash == digest)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def receiver_by_token(session: AsyncSession, digest: str) -> VehicleReceiver | None:
     return await session.scalar(select(VehicleReceiver).where(VehicleReceiver.token_hash == digest))
 
 
-async def operators(session: AsyncSession) -> Sequence[Operator]:
-    return (await session.scalars(select(Operator).order_by(Operator.created_at))).all()
+async def operators(session: AsyncSession, operator_id: uuid.UUID | None = None) -> Sequence[Operator]:
+    """Every operator, oldest first (or the one with this id)."""
+    query = select(Operator).order_by(Operator.created_at, Operator.id)
+    if operator_id is not None:
+        query = query.where(Operator.id == operator_id)
+    return (await session.scalars(query)).all()
 
 
 async def get_operator(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
     return await session.get(Operator, operator_id)
+
+
+async def device_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """Devices per operator (operators without any are absent)."""
+    rows = await session.execute(
+        select(Device.operator_id, func.count().label("n")).group_by(Device.operator_id)
+    )
+    return {row.operator_id: row.n for row in rows}
 
 
 async def plates_of_driver(session: AsyncSession, driver_id: uuid.UUID) -> Sequence[Plate]:

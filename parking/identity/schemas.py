@@ -34,6 +34,17 @@ class OperatorIn(Strict):
     name: Name
 
 
+class OperatorAccount(BaseModel):
+    """An operator as the identity room knows it (the admin's listing adds its lots)."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    status: OperatorStatus
+    suspended_at: datetime | None
+    devices: int
+
+
 class DriverIn(Strict):
     name: Name
     phone: Annotated[str, Field(min_length=5, max_length=32, pattern=r"^\+?[0-9 \-]{5,32}$")]

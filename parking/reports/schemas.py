@@ -7,6 +7,8 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from parking.identity.schemas import OperatorStatus
+
 
 class OccupancyBucket(BaseModel):
     start: datetime
@@ -23,3 +25,20 @@ class RevenueRow(BaseModel):
     day: str
     revenue_fen: int
     payments: int
+
+
+# --- the admin's district-wide views ------------------------------------------------------------
+
+
+class OperatorCounts(BaseModel):
+    lots: int
+    devices: int
+
+
+class OperatorOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    status: OperatorStatus
+    suspended_at: datetime | None
+    counts: OperatorCounts
