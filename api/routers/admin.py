@@ -1,19 +1,23 @@
-"""The district admin: operators (and suspending them), every device."""
+"""The district admin: operators (and suspending them), every device, district-wide reports."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from api.deps import Caller, CtxDep, LiveDep, StateDep
 from parking.identity import service as identity
 from parking.identity.access import require
 from parking.identity.schemas import Credentials, DeviceAdminOut, OperatorIn, Role
 from parking.reports import district
-from parking.reports.schemas import OperatorOut
+from parking.reports.schemas import DistrictBucket, LotOccupancy, OperatorOut, RevenueBucketRow
+from parking.types import AwareDatetime
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
+From = Annotated[AwareDatetime, Query(alias="from")]
+To = Annotated[AwareDatetime, Query(alias="to", description="end, exclusive")]
 
 
 @router.post("/operators", status_code=status.HTTP_201_CREATED, response_model=Credentials)
@@ -51,6 +55,23 @@ async def list_devices(
 ) -> list[DeviceAdminOut]:
     """Every device of the district (or of one operator) with its last contact."""
     return await identity.district_devices(ctx, caller, operator_id)
+
+
+@router.get("/occupancy", response_model=list[LotOccupancy])
+async def occupancy(
+    ctx: CtxDep, caller: Caller, start: From, end: To, bucket: DistrictBucket = DistrictBucket.HOUR
+) -> list[LotOccupancy]:
+    """Every lot's occupancy per hour or day from `from` (at most 31 days)."""
+    return await district.occupancy(ctx, caller, start, end, bucket)
+
+
+@router.get("/revenue", response_model=list[RevenueBucketRow])
+async def revenue(
+    ctx: CtxDep, caller: Caller, start: From, end: To, bucket: DistrictBucket = DistrictBucket.DAY
+) -> list[RevenueBucketRow]:
+    """Settled payments per lot and Asia/Shanghai hour or day (at most 31 days by the hour,
+    366 by the day)."""
+    return await district.revenue(ctx, caller, start, end, bucket)
 
 
 @router.post("/live/rebuild", summary="Rebuild the live store from the database")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel
 
@@ -30,6 +31,11 @@ class RevenueRow(BaseModel):
 # --- the admin's district-wide views ------------------------------------------------------------
 
 
+class DistrictBucket(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
 class OperatorCounts(BaseModel):
     lots: int
     devices: int
@@ -42,3 +48,24 @@ class OperatorOut(BaseModel):
     status: OperatorStatus
     suspended_at: datetime | None
     counts: OperatorCounts
+
+
+class LotOccupancy(BaseModel):
+    """One lot's occupancy buckets (the same figures its operator sees for the lot)."""
+
+    lot_id: uuid.UUID
+    operator_id: uuid.UUID
+    name: str
+    buckets: list[OccupancyBucket]
+
+
+class RevenueBucketRow(BaseModel):
+    """Settled payments of one lot in one Asia/Shanghai hour or day (``start``/``end`` carry
+    +08:00); buckets without a payment are left out."""
+
+    lot_id: uuid.UUID
+    operator_id: uuid.UUID
+    start: datetime
+    end: datetime
+    revenue_fen: int
+    payments: int

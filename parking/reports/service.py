@@ -1,4 +1,5 @@
-"""Operator views: occupancy over time and revenue per lot per day."""
+"""Operator views: occupancy over time and revenue per lot per day (the admin's district-wide
+views are in ``district.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from parking.events import repository as events_repo
 from parking.events.schemas import Direction
 from parking.identity.access import Principal, operator_scope
 from parking.lots import repository as lots_repo
+from parking.lots.models import Lot
 from parking.lots.service import own_lot
 from parking.lots.states import GATE_COUNTED
 from parking.lots.tariff import SHANGHAI
@@ -23,7 +25,7 @@ BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "15min": timede
 MAX_BUCKETS = 24 * 93
 
 
-def _check_range(start: datetime, end: datetime) -> None:
+def check_range(start: datetime, end: datetime) -> None:
     if end <= start:
         raise Invalid("'to' must be after 'from'")
 
@@ -33,12 +35,20 @@ async def occupancy(
 ) -> list[OccupancyBucket]:
     """Time-weighted occupancy per bucket, from sessions (garages) or sensor history (spaces)."""
     lot = await own_lot(ctx, principal, lot_id)
-    _check_range(start, end)
+    check_range(start, end)
     if bucket not in BUCKETS:
         raise Invalid(f"bucket must be one of {sorted(BUCKETS)}")
     step = BUCKETS[bucket]
     if (end - start) / step > MAX_BUCKETS:
         raise Invalid(f"at most {MAX_BUCKETS} buckets per request")
+    return await lot_occupancy(ctx, lot, start, end, step)
+
+
+async def lot_occupancy(
+    ctx: Ctx, lot: Lot, start: datetime, end: datetime, step: timedelta
+) -> list[OccupancyBucket]:
+    """One lot's buckets of ``step`` from ``start`` (the last one ends at ``end``); the caller
+    has checked who may see the lot and that the range is bounded."""
     horizon = min(end, ctx.now)
     intervals: list[tuple[datetime, datetime]] = []
     if lot.kind == GATE_COUNTED:
@@ -108,7 +118,7 @@ def _bucket(
 
 async def revenue(ctx: Ctx, principal: Principal, start: datetime, end: datetime) -> list[RevenueRow]:
     """Settled payments per lot per Asia/Shanghai calendar day."""
-    _check_range(start, end)
+    check_range(start, end)
     lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
     payments = await sessions_repo.payments_settled_between(ctx.db, [lot.id for lot in lots], start, end)
     totals: dict[tuple[uuid.UUID, str], list[int]] = defaultdict(lambda: [0, 0])

@@ -148,11 +148,14 @@ async def test_admin_endpoints_are_for_the_admin_only(client: Client) -> None:
     lot = await c.lot(op, spaces=1)
     cam = await c.device(op, lot["id"])
     drv = await c.driver("沪A12345")
+    window = {"from": "2026-03-10T00:00:00+08:00", "to": "2026-03-11T00:00:00+08:00"}
     requests: list[tuple[str, str, dict[str, str] | None]] = [
         ("GET", "/v1/admin/operators", None),
         ("POST", f"/v1/admin/operators/{op.id}/suspend", None),
         ("POST", f"/v1/admin/operators/{op.id}/resume", None),
         ("GET", "/v1/admin/devices", None),
+        ("GET", "/v1/admin/occupancy", window),
+        ("GET", "/v1/admin/revenue", window),
     ]
     for actor in (op, drv, cam):
         for method, path, params in requests:
