@@ -37,6 +37,7 @@ from hardware.device_mqtt import MqttDeviceBus
 from maas.network import load_imported
 from maas.service import ItinerarySigner
 from parking.availability.service import LiveAvailability
+from parking.identity.access import follow_revocations
 from parking.search.service import LotDirectory
 from parking.sessions.payments import PaymentProvider, SandboxProvider
 
@@ -102,7 +103,8 @@ def create_app(
         except Exception as exc:  # the service still starts; the monitor rebuilds later
             state.live.degraded = True
             log.warning("live_store_rebuild_failed", error=type(exc).__name__)
-        tasks: list[asyncio.Task[None]] = []
+        # a suspension must reach this worker's token cache at once, background jobs or not
+        tasks: list[asyncio.Task[None]] = [asyncio.create_task(follow_revocations(store, state.tokens))]
         if background_tasks:
             background.start(state, tasks)
         if settings.mqtt_url:

@@ -21,6 +21,7 @@ from hardware.device_mqtt import Rejected
 from parking.bookings import service as bookings
 from parking.events import service as events
 from parking.events.schemas import AnprEventIn, OccupancyEventIn
+from parking.identity import service as identity
 from parking.identity.access import Principal, authenticate
 from parking.identity.schemas import DeviceKind, Role
 from parking.privacy import service as privacy
@@ -125,6 +126,8 @@ def mqtt_handlers(state: AppState) -> dict[str, MqttHandler]:
                 device = await _bus_device(state, db, token, lot_id, kinds)
                 assert device.lot_id is not None
                 outcome = await events.ingest_occupancy(ctx, device.lot_id, device.id, event)
+                if outcome.refused is None:
+                    await identity.seen(ctx, device.id)
                 await db.commit()  # a refusal's count too
             except DomainError as exc:
                 raise Rejected(exc.detail) from exc
@@ -147,6 +150,8 @@ def mqtt_handlers(state: AppState) -> dict[str, MqttHandler]:
                 assert device.lot_id is not None
                 assert device.id is not None
                 outcome = await events.ingest_anpr(ctx, device.lot_id, device.id, event)
+                if outcome.refused is None:
+                    await identity.seen(ctx, device.id)
                 await db.commit()
                 if ctx.refunds_queued:
                     await send_refunds(state)

@@ -34,6 +34,7 @@ from gnss.ntrip.protocol import BadRequest, ChunkDecoder, parse_head
 from gnss.rtcm.framing import RtcmFrame
 from hardware.cloud_rtk import CloudRtk, RoverLink
 from parking.availability.service import LiveAvailability
+from parking.identity import service as identity
 from parking.identity.access import TokenCache, authenticate
 from parking.tracks.service import IngestResult, PositionTracker, Receiver, ingest_fixes, receiver_of
 from parking.unit import unit_of_work
@@ -240,5 +241,6 @@ class ReceiverListener:
         result = IngestResult()
         async with self._lock, unit_of_work(self.sessionmaker, self.settings, self.live) as ctx:
             await ingest_fixes(ctx, receiver, fixes, self.tracker, self.store, result)
+            await identity.seen(ctx, receiver.id, vehicle=receiver.lot_id is None)
         self.stats.fixes += result.fixes
         self.stats.stored += result.stored

@@ -13,6 +13,7 @@ from hardware.anpr import OPENALPR_SCHEMA, from_openalpr
 from parking.availability.service import space_state_now
 from parking.events import service as events
 from parking.events.schemas import AnprEventIn, AnprResult, Direction, OccupancyEventIn, OccupancyResult
+from parking.identity import service as identity
 from parking.identity.access import Principal, require_device
 from parking.identity.schemas import DeviceKind
 from parking.unit import Ctx
@@ -47,6 +48,7 @@ async def _anpr(
     outcome = await events.ingest_anpr(ctx, lot_id, caller.id, event)
     if outcome.refused is not None:
         return _refused(request, outcome.refused)
+    await identity.seen(ctx, caller.id)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     assert outcome.decision is not None
@@ -113,6 +115,7 @@ async def occupancy(
     outcome = await events.ingest_occupancy(ctx, lot_id, caller.id, body)
     if outcome.refused is not None:
         return _refused(request, outcome.refused)
+    await identity.seen(ctx, caller.id)
     if not outcome.created:
         response.status_code = status.HTTP_200_OK
     assert outcome.space_id is not None

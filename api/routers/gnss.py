@@ -54,6 +54,7 @@ async def post_nmea(request: Request, ctx: CtxDep, caller: Caller, state: StateD
     if len(body) > MAX_BODY:
         raise Invalid(f"the body is limited to {MAX_BODY} bytes", code="body_too_large")
     result = await positions.ingest_bytes(ctx, receiver, body, state.positions, state.live_store)
+    await identity.seen(ctx, receiver.id, vehicle=receiver.lot_id is None)
     return NmeaIngestResult(
         accepted=result.accepted,
         rejected=result.rejected,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, status
@@ -9,6 +10,8 @@ from fastapi.responses import PlainTextResponse
 from api.background import announce_release
 from api.deps import Caller, CtxDep, StateDep
 from parking.availability import service as availability
+from parking.bookings import listing as bookings
+from parking.bookings.schemas import BookingOut, BookingStatus
 from parking.events import service as events
 from parking.events.schemas import FlagOut, FlagResolveIn
 from parking.identity import service as identity
@@ -105,6 +108,21 @@ async def list_sessions(
     return await sessions.operator_sessions(
         ctx, caller, lot_id=lot_id, status=status_, since=since, until=until, limit=limit
     )
+
+
+@router.get("/bookings", response_model=list[BookingOut])
+async def list_bookings(
+    ctx: CtxDep,
+    caller: Caller,
+    lot_id: uuid.UUID | None = None,
+    day: Annotated[
+        date | None, Query(description="an Asia/Shanghai calendar date: bookings overlapping it")
+    ] = None,
+    status_: Annotated[BookingStatus | None, Query(alias="status")] = None,
+    limit: Limit = 100,
+) -> list[BookingOut]:
+    """Bookings at your lots, latest start first."""
+    return await bookings.operator_bookings(ctx, caller, lot_id=lot_id, day=day, status=status_, limit=limit)
 
 
 @router.get("/lots/{lot_id}/occupancy", response_model=list[OccupancyBucket])

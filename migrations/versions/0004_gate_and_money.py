@@ -20,15 +20,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("anpr_events") as batch:
+    # columns only: plain ALTER TABLE (a SQLite batch copy would drop the table under enforced
+    # foreign keys and cascade to the rows that point at it)
+    with op.batch_alter_table("anpr_events", recreate="never") as batch:
         batch.add_column(sa.Column("gate", sa.String(length=8), nullable=True))
         batch.add_column(sa.Column("reason", sa.String(length=32), nullable=True))
         batch.add_column(sa.Column("amount_due_fen", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("passed", sa.Boolean(), nullable=False, server_default=sa.false()))
-    with op.batch_alter_table("devices") as batch:
+    with op.batch_alter_table("devices", recreate="never") as batch:
         batch.add_column(sa.Column("rejected_future", sa.Integer(), nullable=False, server_default="0"))
     for table in ("bookings", "payments"):
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, recreate="never") as batch:
             batch.add_column(sa.Column("idempotency_fingerprint", sa.String(length=64), nullable=True))
     op.create_table(
         "receivables",
@@ -56,7 +58,7 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_receivables_lot_id"), "receivables", ["lot_id"], unique=False)
     op.create_index(op.f("ix_receivables_plate_hash"), "receivables", ["plate_hash"], unique=False)
-    # a payment is for a stay or ahead of a booking
+    # a payment is for a stay or ahead of a booking (SQLite copies payments: nothing points at it)
     with op.batch_alter_table("payments") as batch:
         batch.alter_column("session_id", existing_type=sa.Uuid(), nullable=True)
         batch.add_column(sa.Column("booking_id", sa.Uuid(), nullable=True))
@@ -107,10 +109,10 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_receivables_lot_id"), table_name="receivables")
     op.drop_table("receivables")
     for table in ("payments", "bookings"):
-        with op.batch_alter_table(table) as batch:
+        with op.batch_alter_table(table, recreate="never") as batch:
             batch.drop_column("idempotency_fingerprint")
-    with op.batch_alter_table("devices") as batch:
+    with op.batch_alter_table("devices", recreate="never") as batch:
         batch.drop_column("rejected_future")
-    with op.batch_alter_table("anpr_events") as batch:
+    with op.batch_alter_table("anpr_events", recreate="never") as batch:
         for column in ("passed", "amount_due_fen", "reason", "gate"):
             batch.drop_column(column)

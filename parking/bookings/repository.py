@@ -53,6 +53,28 @@ async def bookings_of_driver(session: AsyncSession, driver_id: uuid.UUID, limit:
     return result.all()
 
 
+async def bookings_of_lots(
+    session: AsyncSession,
+    lot_ids: Sequence[uuid.UUID] | None,
+    *,
+    status: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    limit: int,
+) -> Sequence[Booking]:
+    """Bookings at these lots (None: every lot) overlapping ``[start, end)`` when given, latest
+    start first."""
+    query = select(Booking)
+    if lot_ids is not None:
+        query = query.where(Booking.lot_id.in_(lot_ids))
+    if status is not None:
+        query = query.where(Booking.status == status)
+    if start is not None and end is not None:
+        query = query.where(Booking.start_ts < end, Booking.end_ts > start)
+    result = await session.scalars(query.order_by(Booking.start_ts.desc(), Booking.id).limit(limit))
+    return result.all()
+
+
 async def free_spaces_for(
     session: AsyncSession,
     lot_id: uuid.UUID,

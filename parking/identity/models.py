@@ -11,15 +11,22 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, created_column, id_column
+from core.db import Base, UTCDateTime, created_column, id_column
+from parking.identity.schemas import OperatorStatus
 
 
 class Operator(Base):
+    """A parking operator. A suspended one (and its devices) cannot sign in until resumed."""
+
     __tablename__ = "operators"
     id: Mapped[uuid.UUID] = id_column()
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_column()
+    status: Mapped[str] = mapped_column(
+        String(16), default=OperatorStatus.ACTIVE, server_default=OperatorStatus.ACTIVE.value
+    )
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Driver(Base):
@@ -53,6 +60,8 @@ class Device(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_column()
     rejected_future: Mapped[int] = mapped_column(Integer, default=0)  # events dated ahead of our clock
+    # when the platform last accepted something from it (recorded at most once a minute)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class VehicleReceiver(Base):
@@ -69,3 +78,4 @@ class VehicleReceiver(Base):
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = created_column()
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import try_insert
@@ -27,16 +28,40 @@ async def driver_by_token(session: AsyncSession, digest: str) -> Driver | None:
     return await session.scalar(select(Driver).where(Driver.token_hash == digest))
 
 
-async def device_by_token(session: AsyncSession, digest: str) -> Device | None:
-    return await session.scalar(select(Device).where(Device.token_hash == digest))
+async def device_by_token(session: AsyncSession, digest: str) -> tuple[Device, str] | None:
+    """The device and its operator's status, in one round trip."""
+    row = (
+        await session.execute(
+            select(Device, Operator.status)
+            .join(Operator, Operator.id == Device.operator_id)
+            .where(Device.token_hash == digest)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 async def receiver_by_token(session: AsyncSession, digest: str) -> VehicleReceiver | None:
     return await session.scalar(select(VehicleReceiver).where(VehicleReceiver.token_hash == digest))
 
 
-async def operators(session: AsyncSession) -> Sequence[Operator]:
-    return (await session.scalars(select(Operator).order_by(Operator.created_at))).all()
+async def operators(session: AsyncSession, operator_id: uuid.UUID | None = None) -> Sequence[Operator]:
+    """Every operator, oldest first (or the one with this id)."""
+    query = select(Operator).order_by(Operator.created_at, Operator.id)
+    if operator_id is not None:
+        query = query.where(Operator.id == operator_id)
+    return (await session.scalars(query)).all()
+
+
+async def get_operator(session: AsyncSession, operator_id: uuid.UUID) -> Operator | None:
+    return await session.get(Operator, operator_id)
+
+
+async def device_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """Devices per operator (operators without any are absent)."""
+    rows = await session.execute(
+        select(Device.operator_id, func.count().label("n")).group_by(Device.operator_id)
+    )
+    return {row.operator_id: row.n for row in rows}
 
 
 async def plates_of_driver(session: AsyncSession, driver_id: uuid.UUID) -> Sequence[Plate]:
@@ -67,8 +92,51 @@ async def devices_of_operator(session: AsyncSession, operator_id: uuid.UUID) -> 
     return result.all()
 
 
+async def devices(session: AsyncSession, operator_id: uuid.UUID | None) -> Sequence[Device]:
+    """Every device of the district, or of one operator."""
+    query = select(Device).order_by(Device.created_at, Device.id)
+    if operator_id is not None:
+        query = query.where(Device.operator_id == operator_id)
+    return (await session.scalars(query)).all()
+
+
 async def get_device(session: AsyncSession, device_id: uuid.UUID) -> Device | None:
     return await session.get(Device, device_id)
+
+
+SEEN_EVERY = timedelta(minutes=1)
+
+
+async def touch_device(
+    session: AsyncSession, device_id: uuid.UUID, at: datetime, every: timedelta = SEEN_EVERY
+) -> bool:
+    """Record that the device was heard from at ``at``, unless that was already done within
+    ``every``: one conditional UPDATE, so a busy device costs no row write between two records.
+    False when nothing was written (recent enough, or no such device)."""
+    return await _touch(session, Device, device_id, at, every)
+
+
+async def touch_receiver(
+    session: AsyncSession, receiver_id: uuid.UUID, at: datetime, every: timedelta = SEEN_EVERY
+) -> bool:
+    """The same for a vehicle's receiver."""
+    return await _touch(session, VehicleReceiver, receiver_id, at, every)
+
+
+async def _touch(
+    session: AsyncSession,
+    model: type[Device] | type[VehicleReceiver],
+    row_id: uuid.UUID,
+    at: datetime,
+    every: timedelta,
+) -> bool:
+    result = await session.execute(
+        update(model)
+        .where(model.id == row_id, or_(model.last_seen_at.is_(None), model.last_seen_at <= at - every))
+        .values(last_seen_at=at)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def receivers_of_driver(session: AsyncSession, driver_id: uuid.UUID) -> Sequence[VehicleReceiver]:

@@ -25,8 +25,24 @@ class DeviceKind(StrEnum):
     GNSS_RECEIVER = "gnss_receiver"
 
 
+class OperatorStatus(StrEnum):
+    ACTIVE = "active"
+    SUSPENDED = "suspended"  # its token and its devices' tokens are refused until resumed
+
+
 class OperatorIn(Strict):
     name: Name
+
+
+class OperatorAccount(BaseModel):
+    """An operator as the identity room knows it (the admin's listing adds its lots)."""
+
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    status: OperatorStatus
+    suspended_at: datetime | None
+    devices: int
 
 
 class DriverIn(Strict):
@@ -64,6 +80,11 @@ class DeviceOut(BaseModel):
     rejected_future_events: int = Field(
         default=0, description="events refused for a timestamp ahead of the platform's clock"
     )
+    last_seen_at: datetime | None  # the platform last accepted something from it (to the minute)
+
+
+class DeviceAdminOut(DeviceOut):
+    operator_id: uuid.UUID
 
 
 class ReceiverIn(Strict):
@@ -76,3 +97,4 @@ class ReceiverOut(BaseModel):
     plate: str
     name: str
     created_at: datetime
+    last_seen_at: datetime | None

@@ -1,22 +1,28 @@
 """Accounts: operators, drivers and their plates, device and vehicle-receiver credentials.
 
-Credentials are returned once at creation and stored only as digests.
+Credentials are returned once at creation and stored only as digests. The admin suspends and
+resumes operators; a device's last contact is kept to the minute.
 """
 
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from core.errors import Conflict, Invalid, NotFound
+from core.live import LiveStore
 from core.security import new_token
 from parking.identity import repository as repo
-from parking.identity.access import Principal, require
+from parking.identity.access import Principal, TokenCache, require, revoke_operator
 from parking.identity.models import Device, Driver, Operator, Plate, VehicleReceiver
 from parking.identity.plates import normalize_plate
 from parking.identity.schemas import (
     Credentials,
+    DeviceAdminOut,
     DeviceKind,
     DeviceOut,
+    OperatorAccount,
+    OperatorStatus,
     PlateOut,
     ReceiverIn,
     ReceiverOut,
@@ -31,6 +37,66 @@ async def create_operator(ctx: Ctx, principal: Principal, name: str) -> Credenti
     operator = Operator(name=name, token_hash=digest)
     await repo.add_account(ctx.db, operator)
     return Credentials(id=operator.id, token=token)
+
+
+def operator_account(operator: Operator, devices: int) -> OperatorAccount:
+    return OperatorAccount(
+        id=operator.id,
+        name=operator.name,
+        created_at=operator.created_at,
+        status=OperatorStatus(operator.status),
+        suspended_at=operator.suspended_at,
+        devices=devices,
+    )
+
+
+async def operator_accounts(
+    ctx: Ctx, principal: Principal, operator_id: uuid.UUID | None = None
+) -> list[OperatorAccount]:
+    """Every operator of the district, oldest first, or just the one asked for (admin only)."""
+    require(principal, Role.ADMIN)
+    rows = await repo.operators(ctx.db, operator_id)
+    if operator_id is not None and not rows:
+        raise NotFound("operator not found")
+    counts = await repo.device_counts(ctx.db)
+    return [operator_account(op, counts.get(op.id, 0)) for op in rows]
+
+
+async def _operator(ctx: Ctx, operator_id: uuid.UUID) -> Operator:
+    operator = await repo.get_operator(ctx.db, operator_id)
+    if operator is None:
+        raise NotFound("operator not found")
+    return operator
+
+
+async def suspend_operator(
+    ctx: Ctx, principal: Principal, operator_id: uuid.UUID, tokens: TokenCache, store: LiveStore
+) -> None:
+    """Refuse the operator's token and its devices' from the next request on (admin only;
+    suspending a suspended operator changes nothing, not even ``suspended_at``).
+
+    Its lots, spaces, bookings and sessions stay as they are: drivers still find the lots.
+    Once committed, the credentials cached by every process are dropped (``revoke_operator``).
+    """
+    require(principal, Role.ADMIN)
+    operator = await _operator(ctx, operator_id)
+    if operator.status != OperatorStatus.SUSPENDED:
+        operator.status = OperatorStatus.SUSPENDED
+        operator.suspended_at = ctx.now
+        await ctx.flush()
+    # also on a repeat: a retry after a lost answer must still reach every cache
+    ctx.after_commit.append(partial(revoke_operator, tokens, store, operator.id))
+
+
+async def resume_operator(ctx: Ctx, principal: Principal, operator_id: uuid.UUID) -> None:
+    """Accept the operator's credentials again (admin only; idempotent). Refusals are never
+    cached, so the next request of the operator or its devices goes through."""
+    require(principal, Role.ADMIN)
+    operator = await _operator(ctx, operator_id)
+    if operator.status != OperatorStatus.ACTIVE:
+        operator.status = OperatorStatus.ACTIVE
+        operator.suspended_at = None
+        await ctx.flush()
 
 
 async def register_driver(ctx: Ctx, name: str, phone: str) -> Credentials:
@@ -110,6 +176,7 @@ def device_out(device: Device) -> DeviceOut:
         name=device.name,
         created_at=device.created_at,
         rejected_future_events=device.rejected_future or 0,
+        last_seen_at=device.last_seen_at,
     )
 
 
@@ -117,6 +184,32 @@ async def operator_devices(ctx: Ctx, principal: Principal) -> list[DeviceOut]:
     require(principal, Role.OPERATOR)
     assert principal.id is not None
     return [device_out(d) for d in await repo.devices_of_operator(ctx.db, principal.id)]
+
+
+async def district_devices(
+    ctx: Ctx, principal: Principal, operator_id: uuid.UUID | None = None
+) -> list[DeviceAdminOut]:
+    """The district's device inventory (admin only), or one operator's; an unknown operator
+    answers NotFound rather than an empty list."""
+    require(principal, Role.ADMIN)
+    if operator_id is not None:
+        await _operator(ctx, operator_id)
+    return [
+        DeviceAdminOut(**device_out(d).model_dump(), operator_id=d.operator_id)
+        for d in await repo.devices(ctx.db, operator_id)
+    ]
+
+
+async def seen(ctx: Ctx, device_id: uuid.UUID | None, *, vehicle: bool = False) -> None:
+    """The platform accepted something from this device (``vehicle``: a vehicle's receiver) now.
+    Recorded at most once a minute per device, by one conditional UPDATE that writes nothing in
+    between. ``device_id`` is a device principal's id (None, which no device has: nothing)."""
+    if device_id is None:
+        return
+    if vehicle:
+        await repo.touch_receiver(ctx.db, device_id, ctx.now)
+    else:
+        await repo.touch_device(ctx.db, device_id, ctx.now)
 
 
 async def device_owner(ctx: Ctx, device_id: uuid.UUID) -> uuid.UUID | None:
@@ -137,7 +230,9 @@ async def create_receiver(ctx: Ctx, principal: Principal, data: ReceiverIn) -> C
 
 
 def receiver_out(r: VehicleReceiver) -> ReceiverOut:
-    return ReceiverOut(id=r.id, plate=r.plate, name=r.name, created_at=r.created_at)
+    return ReceiverOut(
+        id=r.id, plate=r.plate, name=r.name, created_at=r.created_at, last_seen_at=r.last_seen_at
+    )
 
 
 async def driver_receivers(ctx: Ctx, principal: Principal) -> list[ReceiverOut]:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db import try_insert
@@ -41,6 +41,12 @@ async def lots_of_operator(session: AsyncSession, operator_id: uuid.UUID | None)
     if operator_id is not None:
         query = query.where(Lot.operator_id == operator_id)
     return (await session.scalars(query)).all()
+
+
+async def lot_counts(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """Lots per operator (operators without any are absent)."""
+    rows = await session.execute(select(Lot.operator_id, func.count().label("n")).group_by(Lot.operator_id))
+    return {row.operator_id: row.n for row in rows}
 
 
 async def lots_in_box(

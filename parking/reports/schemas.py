@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 
 from pydantic import BaseModel, Field
+
+from parking.identity.schemas import OperatorStatus
 
 
 class OccupancyBucket(BaseModel):
@@ -44,3 +47,49 @@ class ReconciliationRow(BaseModel):
     receivables_new_fen: int  # money due on stays that left unpaid that day
     receivables_settled_fen: int  # of those (any day's), paid that day
     outstanding_fen: int  # receivables still open at the end of the day
+
+
+# --- the admin's district-wide views ------------------------------------------------------------
+
+
+class DistrictBucket(StrEnum):
+    HOUR = "hour"
+    DAY = "day"
+
+
+class OperatorCounts(BaseModel):
+    lots: int
+    devices: int
+
+
+class OperatorOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    created_at: datetime
+    status: OperatorStatus
+    suspended_at: datetime | None
+    counts: OperatorCounts
+
+
+class LotOccupancy(BaseModel):
+    """One lot's occupancy buckets (the same figures its operator sees for the lot)."""
+
+    lot_id: uuid.UUID
+    operator_id: uuid.UUID
+    name: str
+    buckets: list[OccupancyBucket]
+
+
+class RevenueBucketRow(BaseModel):
+    """One lot's money in one Asia/Shanghai hour or day (``start``/``end`` carry +08:00); buckets
+    where nothing happened are left out."""
+
+    lot_id: uuid.UUID
+    operator_id: uuid.UUID
+    start: datetime
+    end: datetime
+    revenue_fen: int = Field(description="payments settled (cash basis)")
+    payments: int
+    billed_fen: int = Field(description="fees of the stays that ended, and cancellation fees kept")
+    refunded_fen: int = Field(description="refunds made")
+    receivables_fen: int = Field(description="money left owed by stays that ended unpaid")

@@ -1,4 +1,5 @@
-"""Operator views: occupancy over time, revenue per lot per day, and the daily reconciliation."""
+"""Operator views: occupancy over time, revenue per lot per day, and the daily reconciliation
+(the admin's district-wide views are in ``district.py``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from parking.events import repository as events_repo
 from parking.events.schemas import Direction
 from parking.identity.access import Principal, operator_scope
 from parking.lots import repository as lots_repo
+from parking.lots.models import Lot
 from parking.lots.service import own_lot
 from parking.lots.states import GATE_COUNTED
 from parking.lots.tariff import SHANGHAI
@@ -25,7 +27,7 @@ BUCKETS = {"hour": timedelta(hours=1), "day": timedelta(days=1), "15min": timede
 MAX_BUCKETS = 24 * 93
 
 
-def _check_range(start: datetime, end: datetime) -> None:
+def check_range(start: datetime, end: datetime) -> None:
     if end <= start:
         raise Invalid("'to' must be after 'from'")
 
@@ -35,12 +37,20 @@ async def occupancy(
 ) -> list[OccupancyBucket]:
     """Time-weighted occupancy per bucket, from sessions (garages) or sensor history (spaces)."""
     lot = await own_lot(ctx, principal, lot_id)
-    _check_range(start, end)
+    check_range(start, end)
     if bucket not in BUCKETS:
         raise Invalid(f"bucket must be one of {sorted(BUCKETS)}")
     step = BUCKETS[bucket]
     if (end - start) / step > MAX_BUCKETS:
         raise Invalid(f"at most {MAX_BUCKETS} buckets per request")
+    return await lot_occupancy(ctx, lot, start, end, step)
+
+
+async def lot_occupancy(
+    ctx: Ctx, lot: Lot, start: datetime, end: datetime, step: timedelta
+) -> list[OccupancyBucket]:
+    """One lot's buckets of ``step`` from ``start`` (the last one ends at ``end``); the caller
+    has checked who may see the lot and that the range is bounded."""
     horizon = min(end, ctx.now)
     intervals: list[tuple[datetime, datetime]] = []
     if lot.kind == GATE_COUNTED:
@@ -111,7 +121,7 @@ def _bucket(
 async def revenue(ctx: Ctx, principal: Principal, start: datetime, end: datetime) -> list[RevenueRow]:
     """Per lot and Asia/Shanghai day: payments settled (cash basis), and what was billed,
     refunded and left owed (accrual), from the same figures as the reconciliation."""
-    _check_range(start, end)
+    check_range(start, end)
     lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
     counts: dict[tuple[uuid.UUID, str], int] = defaultdict(int)
     for p in await sessions_repo.payments_settled_between(ctx.db, [lot.id for lot in lots], start, end):
@@ -135,6 +145,24 @@ async def revenue(ctx: Ctx, principal: Principal, start: datetime, end: datetime
 MAX_RECONCILIATION_DAYS = 93
 
 
+async def cancellation_fees_kept(
+    ctx: Ctx, lot_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> list[tuple[uuid.UUID, datetime, int]]:
+    """``(lot, when, fen)`` of the cancellation fees kept from bookings that ended unused in the
+    window: the tariff's fee, at most what was paid ahead (an unpaid booking's fee is not collected)."""
+    kept = []
+    for booking in await bookings_repo.bookings_ended_unused_between(ctx.db, lot_ids, start, end):
+        assert booking.cancelled_at is not None
+        paid = sum(
+            p.amount_fen
+            for p in await sessions_repo.payments_of_booking(ctx.db, booking.id)
+            if p.status == PaymentStatus.SUCCEEDED
+        )
+        if min(booking.cancel_fee_fen, paid) > 0:
+            kept.append((booking.lot_id, booking.cancelled_at, min(booking.cancel_fee_fen, paid)))
+    return kept
+
+
 def _day(at: datetime) -> str:
     return at.astimezone(SHANGHAI).date().isoformat()
 
@@ -145,7 +173,7 @@ async def reconciliation(
     """Per lot and Asia/Shanghai day: the fees of the stays that ended and the cancellation fees
     kept (expected), the payments settled less the refunds made (received), and the receivables
     (new, settled, outstanding at the day's end)."""
-    _check_range(start, end)
+    check_range(start, end)
     if end - start > timedelta(days=MAX_RECONCILIATION_DAYS):
         raise Invalid(f"at most {MAX_RECONCILIATION_DAYS} days per request")
     lots = await lots_repo.lots_of_operator(ctx.db, operator_scope(principal))
@@ -167,16 +195,8 @@ async def _reconcile(
     for refund in await sessions_repo.refunds_settled_between(ctx.db, lot_ids, start, end):
         assert refund.settled_at is not None
         rows[(refund.lot_id, _day(refund.settled_at))]["refunded_fen"] += refund.amount_fen
-    for booking in await bookings_repo.bookings_ended_unused_between(ctx.db, lot_ids, start, end):
-        assert booking.cancelled_at is not None
-        paid = sum(
-            p.amount_fen
-            for p in await sessions_repo.payments_of_booking(ctx.db, booking.id)
-            if p.status == PaymentStatus.SUCCEEDED
-        )
-        kept = min(booking.cancel_fee_fen, paid)  # an unpaid booking's fee is not collected
-        if kept:
-            rows[(booking.lot_id, _day(booking.cancelled_at))]["cancellation_fees_fen"] += kept
+    for lot_id, at, kept in await cancellation_fees_kept(ctx, lot_ids, start, end):
+        rows[(lot_id, _day(at))]["cancellation_fees_fen"] += kept
     receivables = await sessions_repo.receivables_between(ctx.db, lot_ids, start, end)
     for r in receivables:
         if start <= r.created_at < end:

@@ -39,11 +39,13 @@ def _drift(url: str) -> list[object]:
 def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'm.sqlite3'}"
-    url = PG_URL.rsplit("/", 1)[0] + "/beidou_migrations"
+    base, _, name = PG_URL.rpartition("/")
+    scratch = f"{name}_migrations"  # beside the suite's database, so parallel checkouts differ
+    url = f"{base}/{scratch}"
     admin = create_engine(_sync_url(PG_URL), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = 'beidou_migrations'")):
-            conn.execute(text("CREATE DATABASE beidou_migrations"))
+        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": scratch}):
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
     admin.dispose()
     _reset_postgres(url)
     return url

@@ -114,8 +114,15 @@ async def _district(c: Client) -> District:
         # 20:00-08:00 = 24 night units at 200 = 4800 fen, under the 6000 cap
         (camera_b, CLOSED_B, f"2026-03-02T20:00:00{SH}", f"2026-03-03T08:00:00{SH}", "b"),
     ):
-        for direction, ts in (("in", entry), ("out", leave)):
-            r = await c.anpr(cam, plate, direction, datetime.fromisoformat(ts), f"{n}-{direction}")
+        for direction, ts in (("in", entry), ("out", leave)):  # out: driven through, owed after
+            r = await c.anpr(
+                cam,
+                plate,
+                direction,
+                datetime.fromisoformat(ts),
+                f"{n}-{direction}",
+                passed=direction == "out",
+            )
             assert r.status_code == 201, r.text
     r = await c.anpr(camera, OPEN_A, "in", now_utc() - timedelta(minutes=50), "open-in")
     assert r.status_code == 201, r.text
