@@ -90,6 +90,8 @@ async def _create(
     lot = await lots_repo.get_lot(ctx.db, data.lot_id)
     if lot is None:
         raise NotFound("lot not found")
+    if await identity.operator_suspended(ctx, lot.operator_id):  # nobody runs its gates now
+        raise Conflict("the lot's operator is suspended: it takes no bookings", code="lot_suspended")
     starts_now = start <= ctx.now + SENSOR_HORIZON
     if lot.kind == GATE_COUNTED:
         lot = await lots_repo.lock_lot(ctx.db, lot.id) or lot

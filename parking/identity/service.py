@@ -69,6 +69,11 @@ async def _operator(ctx: Ctx, operator_id: uuid.UUID) -> Operator:
     return operator
 
 
+async def operator_suspended(ctx: Ctx, operator_id: uuid.UUID) -> bool:
+    operator = await repo.get_operator(ctx.db, operator_id)
+    return operator is not None and operator.status == OperatorStatus.SUSPENDED
+
+
 async def suspend_operator(
     ctx: Ctx, principal: Principal, operator_id: uuid.UUID, tokens: TokenCache, store: LiveStore
 ) -> None:

@@ -5,6 +5,7 @@ restores everything. The district's operator listing and the admin-only rule."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -64,6 +65,15 @@ async def test_suspension_refuses_the_operator_and_its_devices_at_once(client: C
     found = await c.http.get("/v1/lots", params={"lat": 31.3003, "lon": 121.5136}, headers=drv.h)
     assert lot["id"] in {x["id"] for x in found.json()["lots"]}
     assert (await c.http.get(f"/v1/lots/{lot['id']}", headers=drv.h)).status_code == 200
+    # ...but takes no bookings while nobody runs its gates
+    start = now_utc() + timedelta(days=1)
+    booking = {
+        "lot_id": lot["id"],
+        "plate": "沪A12345",
+        "start": iso(start),
+        "end": iso(start + timedelta(hours=1)),
+    }
+    _problem(await c.http.post("/v1/bookings", json=booking, headers=drv.h), 409, "lot_suspended")
 
     # suspending again changes nothing, not even the time
     again = await c.http.post(f"/v1/admin/operators/{op.id}/suspend", headers=c.admin.h)
@@ -78,6 +88,7 @@ async def test_suspension_refuses_the_operator_and_its_devices_at_once(client: C
     assert (await c.anpr(cam, "沪A12345", "out", now_utc(), "resumed")).status_code == 201
     again = await c.http.post(f"/v1/admin/operators/{op.id}/resume", headers=c.admin.h)
     assert again.status_code == 200 and again.json() == r.json()
+    assert (await c.http.post("/v1/bookings", json=booking, headers=drv.h)).status_code == 201
 
 
 async def test_suspension_reaches_mqtt_and_the_receiver_listener(client: Client) -> None:
