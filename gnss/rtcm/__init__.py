@@ -12,9 +12,18 @@ from gnss.rtcm.ephemeris import GlonassEphemeris, KeplerEphemeris, decode_epheme
 from gnss.rtcm.framing import RtcmFrame, RtcmFramer, crc24q, frame_at
 from gnss.rtcm.legacy import LegacyObs, decode_legacy
 from gnss.rtcm.msm import MsmEpoch, decode_msm
-from gnss.rtcm.station import ReceiverAntennaInfo, StationArp
+from gnss.rtcm.station import (
+    AntennaDescriptor,
+    GlonassBiases,
+    ReceiverAntennaInfo,
+    StationArp,
+    SystemParameters,
+    TextMessage,
+)
 
 __all__ = [
+    "AntennaDescriptor",
+    "GlonassBiases",
     "GlonassEphemeris",
     "KeplerEphemeris",
     "LegacyObs",
@@ -24,6 +33,8 @@ __all__ = [
     "RtcmFrame",
     "RtcmFramer",
     "StationArp",
+    "SystemParameters",
+    "TextMessage",
     "Unknown",
     "crc24q",
     "decode",

@@ -2,13 +2,16 @@
 
 pyrtcm returns scaled data fields (DFnnn) with the broadcast units (semicircles, km, ms); the
 expected values here are rebuilt from those with the test's own constants, so a wrong scale,
-width, sign convention or carrier in our tables shows up as a mismatch.
+width, sign convention or carrier in our tables shows up as a mismatch. The types the captures
+hold only a few of are also read from payloads of random bits (the message type set, the rest
+as drawn): pyrtcm's field table and ours must agree on every count, mask, sign and width.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import random
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -16,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pyrtcm import RTCMReader
+from pyrtcm import RTCMMessage, RTCMReader
 
 from gnss.rtcm import (
+    AntennaDescriptor,
+    GlonassBiases,
     GlonassEphemeris,
     KeplerEphemeris,
     LegacyObs,
@@ -26,6 +31,8 @@ from gnss.rtcm import (
     ReceiverAntennaInfo,
     RtcmFramer,
     StationArp,
+    SystemParameters,
+    TextMessage,
     Unknown,
     decode,
     decode_msm,
@@ -316,6 +323,96 @@ def test_1033_descriptors_match_pyrtcm() -> None:
     assert (first.antenna_descriptor, first.receiver_type) == ("JAVGRANT_G5T NONE", "NOV OEM729")
 
 
+def check_antenna(rec: AntennaDescriptor, msg: Any) -> None:
+    assert (rec.msg_type, rec.station_id, rec.setup_id) == (int(msg.identity), msg.DF003, msg.DF031)
+    assert rec.descriptor == _chars(msg, "DF030", msg.DF029)
+    if rec.msg_type == 1008:
+        assert rec.serial == _chars(msg, "DF033", msg.DF032)
+    else:
+        assert rec.serial is None
+
+
+def check_system_parameters(rec: SystemParameters, msg: Any) -> None:
+    assert (rec.station_id, rec.mjd, rec.seconds_of_day) == (msg.DF003, msg.DF051, msg.DF052)
+    assert rec.leap_seconds == msg.DF054 and len(rec.announcements) == msg.DF053
+    for i, a in enumerate(rec.announcements, start=1):
+        assert a.msg_type == getattr(msg, f"DF055_{i:02d}")
+        assert a.synchronous == bool(getattr(msg, f"DF056_{i:02d}"))
+        assert a.interval_s == pytest.approx(getattr(msg, f"DF057_{i:02d}"), abs=1e-9)
+
+
+def check_text(rec: TextMessage, msg: Any) -> None:
+    assert (rec.station_id, rec.mjd, rec.seconds_of_day) == (msg.DF003, msg.DF051, msg.DF052)
+    assert rec.characters == msg.DF138
+    # pyrtcm joins the code units as latin-1 characters (dropping NULs, so none are generated
+    # below); we decode them as UTF-8
+    units = getattr(msg, "DF140", "").encode("latin-1")
+    assert rec.text == units.decode("utf-8", errors="replace")
+
+
+def check_glonass_biases(rec: GlonassBiases, msg: Any) -> None:
+    assert (rec.station_id, rec.aligned) == (msg.DF003, bool(msg.DF421))
+    ours = (rec.l1ca_m, rec.l1p_m, rec.l2ca_m, rec.l2p_m)
+    for k, (value, df) in enumerate(zip(ours, ("DF423", "DF424", "DF425", "DF426"), strict=True)):
+        if getattr(msg, f"DF422_{k + 1}"):
+            assert value == pytest.approx(getattr(msg, df), abs=1e-9)
+        else:
+            assert value is None and not hasattr(msg, df)
+
+
+STATION_CHECKS: dict[int, tuple[type, Any]] = {
+    1007: (AntennaDescriptor, check_antenna),
+    1008: (AntennaDescriptor, check_antenna),
+    1013: (SystemParameters, check_system_parameters),
+    1029: (TextMessage, check_text),
+    1230: (GlonassBiases, check_glonass_biases),
+}
+
+
+def test_station_messages_match_pyrtcm() -> None:
+    seen: dict[int, int] = {}
+    for _, raw, msg in frames_of(set(STATION_CHECKS)):
+        mt = int(msg.identity)
+        cls, check = STATION_CHECKS[mt]
+        rec = decode(raw[3:-3])
+        assert isinstance(rec, cls)
+        check(rec, msg)
+        seen[mt] = seen.get(mt, 0) + 1
+    assert seen == {1007: 5, 1008: 10, 1013: 8, 1029: 2, 1230: 169}
+
+
+def test_station_texts_read_as_sent() -> None:
+    recs = [decode(raw[3:-3]) for _, raw, _ in frames_of({1029, 1008})]
+    assert TextMessage(0, 58873, 8141, 29, "The ORGN is fully functioning") in recs
+    assert AntennaDescriptor(1008, 0, "SEPCHOKE_B3E6   SPKE", 0, "5856") in recs
+    biases = [decode(raw[3:-3]) for _, raw, _ in frames_of({1230})]
+    assert GlonassBiases(278, False, -71.94, -71.94, -71.94, -71.94) in biases
+
+
+def random_payload(rng: random.Random, msg_type: int, size: int) -> bytes:
+    body = bytearray(rng.randbytes(size))
+    body[0] = msg_type >> 4
+    body[1] = ((msg_type & 0xF) << 4) | (body[1] & 0xF)
+    return bytes(body)
+
+
+@pytest.mark.parametrize("msg_type", sorted(STATION_CHECKS))
+def test_new_types_match_pyrtcm_on_random_bits(msg_type: int) -> None:
+    """Random bits cover what the captures do not: every count, sign and mask combination."""
+    rng = random.Random(msg_type)
+    for _ in range(50):
+        payload = random_payload(rng, msg_type, 600)  # the longest: 1008 with 2 x 255 characters
+        if msg_type == 1029:
+            payload = payload.replace(b"\0", b"\1")
+        msg = RTCMMessage(payload=payload)
+        rec = decode(payload)
+        cls, check = STATION_CHECKS[msg_type]
+        assert isinstance(rec, cls)
+        check(rec, msg)
+        need = (msg._offset + 7) // 8
+        assert decode(payload[: need - 1]) is None
+
+
 # ----------------------------------------------------------------------------------- ephemerides
 
 PI = math.pi
@@ -331,8 +428,20 @@ KEPLER_FIELDS: dict[str, dict[int, str]] = {
     "omega0_rad": {1019: "DF095", 1044: "DF444", 1042: "DF507", 1045: "DF306", 1046: "DF306"},
     "omega_rad": {1019: "DF099", 1044: "DF448", 1042: "DF511", 1045: "DF310", 1046: "DF310"},
     "m0_rad": {1019: "DF088", 1044: "DF437", 1042: "DF500", 1045: "DF299", 1046: "DF299"},
-    "delta_n_radps": {1019: "DF087", 1044: "DF436", 1042: "DF499", 1045: "DF298", 1046: "DF298"},
-    "omega_dot_radps": {1019: "DF100", 1044: "DF449", 1042: "DF512", 1045: "DF311", 1046: "DF311"},
+    "delta_n_radps": {
+        1019: "DF087",
+        1044: "DF436",
+        1042: "DF499",
+        1045: "DF298",
+        1046: "DF298",
+    },
+    "omega_dot_radps": {
+        1019: "DF100",
+        1044: "DF449",
+        1042: "DF512",
+        1045: "DF311",
+        1046: "DF311",
+    },
     "idot_radps": {1019: "DF079", 1044: "DF450", 1042: "DF491", 1045: "DF292", 1046: "DF292"},
     "crs_m": {1019: "DF086", 1044: "DF435", 1042: "DF498", 1045: "DF297", 1046: "DF297"},
     "crc_m": {1019: "DF098", 1044: "DF447", 1042: "DF510", 1045: "DF309", 1046: "DF309"},
@@ -345,7 +454,13 @@ KEPLER_FIELDS: dict[str, dict[int, str]] = {
     "af2_sps2": {1019: "DF082", 1044: "DF431", 1042: "DF494", 1045: "DF294", 1046: "DF294"},
     "iode": {1019: "DF071", 1044: "DF434", 1042: "DF492", 1045: "DF290", 1046: "DF290"},
     "iodc": {1019: "DF085", 1044: "DF456", 1042: "DF497", 1045: "DF290", 1046: "DF290"},
-    "accuracy_index": {1019: "DF077", 1044: "DF453", 1042: "DF490", 1045: "DF291", 1046: "DF286"},
+    "accuracy_index": {
+        1019: "DF077",
+        1044: "DF453",
+        1042: "DF490",
+        1045: "DF291",
+        1046: "DF286",
+    },
 }
 SEMICIRCLES = {
     "i0_rad",
@@ -365,7 +480,12 @@ def check_kepler(eph: KeplerEphemeris, msg: Any) -> None:
         theirs = getattr(msg, dfs[mt]) * (PI if field in SEMICIRCLES else 1.0)
         ours = getattr(eph, field)
         assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-30), (mt, field)
-    tgd_dfs = {1019: ("DF101",), 1044: ("DF455",), 1042: ("DF513", "DF514"), 1045: ("DF312",)}
+    tgd_dfs = {
+        1019: ("DF101",),
+        1044: ("DF455",),
+        1042: ("DF513", "DF514"),
+        1045: ("DF312",),
+    }
     tgd_dfs[1046] = ("DF312", "DF313")
     unit = 1e-9 if mt == 1042 else 1.0  # pyrtcm gives BeiDou TGD in ns
     tgd = tuple(getattr(msg, df) * unit for df in tgd_dfs[mt])
@@ -512,9 +632,9 @@ def test_every_legacy_observation_matches_pyrtcm() -> None:
 
 
 def test_unknown_and_malformed() -> None:
-    raw = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "1230")
+    raw = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "4072")
     rec = decode(raw[3:-3])
-    assert rec == Unknown(1230, len(raw) - 6)
+    assert rec == Unknown(4072, len(raw) - 6)
     frame = RtcmFramer().feed(raw)[0]
     assert decode(frame) == rec
     msm = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "1127")
