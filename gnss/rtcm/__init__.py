@@ -12,6 +12,7 @@ from gnss.rtcm.ephemeris import GlonassEphemeris, KeplerEphemeris, decode_epheme
 from gnss.rtcm.framing import RtcmFrame, RtcmFramer, crc24q, frame_at
 from gnss.rtcm.legacy import LegacyObs, decode_legacy
 from gnss.rtcm.msm import MsmEpoch, decode_msm
+from gnss.rtcm.ssr import SsrCorrections, decode_ssr
 from gnss.rtcm.station import (
     AntennaDescriptor,
     GlonassBiases,
@@ -32,6 +33,7 @@ __all__ = [
     "Record",
     "RtcmFrame",
     "RtcmFramer",
+    "SsrCorrections",
     "StationArp",
     "SystemParameters",
     "TextMessage",
@@ -41,6 +43,7 @@ __all__ = [
     "decode_ephemeris",
     "decode_legacy",
     "decode_msm",
+    "decode_ssr",
     "frame_at",
     "message_type",
 ]

@@ -17,6 +17,7 @@ from gnss.rtcm.ephemeris import EPHEMERIS_TYPES, GlonassEphemeris, KeplerEphemer
 from gnss.rtcm.framing import RtcmFrame
 from gnss.rtcm.legacy import LEGACY_TYPES, LegacyObs, decode_legacy
 from gnss.rtcm.msm import MsmEpoch, decode_msm, is_msm
+from gnss.rtcm.ssr import SSR_TYPES, SsrCorrections, decode_ssr
 from gnss.rtcm.station import (
     AntennaDescriptor,
     GlonassBiases,
@@ -48,6 +49,7 @@ Record = (
     | LegacyObs
     | KeplerEphemeris
     | GlonassEphemeris
+    | SsrCorrections
     | StationArp
     | AntennaDescriptor
     | ReceiverAntennaInfo
@@ -89,6 +91,8 @@ def decode(frame_or_payload: RtcmFrame | bytes) -> Record | None:
             return decode_legacy(payload)
         if msg_type in EPHEMERIS_TYPES:
             return decode_ephemeris(msg_type, payload)
+        if msg_type in SSR_TYPES:
+            return decode_ssr(payload)
         station = _STATION.get(msg_type)
         if station is not None:
             return station(payload)
