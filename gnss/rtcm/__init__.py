@@ -12,9 +12,19 @@ from gnss.rtcm.ephemeris import GlonassEphemeris, KeplerEphemeris, decode_epheme
 from gnss.rtcm.framing import RtcmFrame, RtcmFramer, crc24q, frame_at
 from gnss.rtcm.legacy import LegacyObs, decode_legacy
 from gnss.rtcm.msm import MsmEpoch, decode_msm
-from gnss.rtcm.station import ReceiverAntennaInfo, StationArp
+from gnss.rtcm.ssr import SsrCorrections, decode_ssr
+from gnss.rtcm.station import (
+    AntennaDescriptor,
+    GlonassBiases,
+    ReceiverAntennaInfo,
+    StationArp,
+    SystemParameters,
+    TextMessage,
+)
 
 __all__ = [
+    "AntennaDescriptor",
+    "GlonassBiases",
     "GlonassEphemeris",
     "KeplerEphemeris",
     "LegacyObs",
@@ -23,13 +33,17 @@ __all__ = [
     "Record",
     "RtcmFrame",
     "RtcmFramer",
+    "SsrCorrections",
     "StationArp",
+    "SystemParameters",
+    "TextMessage",
     "Unknown",
     "crc24q",
     "decode",
     "decode_ephemeris",
     "decode_legacy",
     "decode_msm",
+    "decode_ssr",
     "frame_at",
     "message_type",
 ]

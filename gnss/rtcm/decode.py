@@ -8,14 +8,30 @@ message, e.g. from a buggy encoder), which must not stop a stream.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Final
 
 from gnss.rtcm.bits import ShortPayload
 from gnss.rtcm.ephemeris import EPHEMERIS_TYPES, GlonassEphemeris, KeplerEphemeris, decode_ephemeris
 from gnss.rtcm.framing import RtcmFrame
 from gnss.rtcm.legacy import LEGACY_TYPES, LegacyObs, decode_legacy
 from gnss.rtcm.msm import MsmEpoch, decode_msm, is_msm
-from gnss.rtcm.station import ReceiverAntennaInfo, StationArp, decode_1005_1006, decode_1033
+from gnss.rtcm.ssr import SSR_TYPES, SsrCorrections, decode_ssr
+from gnss.rtcm.station import (
+    AntennaDescriptor,
+    GlonassBiases,
+    ReceiverAntennaInfo,
+    StationArp,
+    SystemParameters,
+    TextMessage,
+    decode_1005_1006,
+    decode_1007_1008,
+    decode_1013,
+    decode_1029,
+    decode_1033,
+    decode_1230,
+)
 
 __all__ = ["Record", "Unknown", "decode", "message_type"]
 
@@ -29,8 +45,30 @@ class Unknown:
 
 
 Record = (
-    MsmEpoch | LegacyObs | StationArp | ReceiverAntennaInfo | KeplerEphemeris | GlonassEphemeris | Unknown
+    MsmEpoch
+    | LegacyObs
+    | KeplerEphemeris
+    | GlonassEphemeris
+    | SsrCorrections
+    | StationArp
+    | AntennaDescriptor
+    | ReceiverAntennaInfo
+    | SystemParameters
+    | TextMessage
+    | GlonassBiases
+    | Unknown
 )
+
+_STATION: Final[dict[int, Callable[[bytes], Record]]] = {
+    1005: decode_1005_1006,
+    1006: decode_1005_1006,
+    1007: decode_1007_1008,
+    1008: decode_1007_1008,
+    1013: decode_1013,
+    1029: decode_1029,
+    1033: decode_1033,
+    1230: decode_1230,
+}
 
 
 def message_type(payload: bytes) -> int:
@@ -53,10 +91,11 @@ def decode(frame_or_payload: RtcmFrame | bytes) -> Record | None:
             return decode_legacy(payload)
         if msg_type in EPHEMERIS_TYPES:
             return decode_ephemeris(msg_type, payload)
-        if msg_type in (1005, 1006):
-            return decode_1005_1006(payload)
-        if msg_type == 1033:
-            return decode_1033(payload)
+        if msg_type in SSR_TYPES:
+            return decode_ssr(payload)
+        station = _STATION.get(msg_type)
+        if station is not None:
+            return station(payload)
     except ShortPayload:
         return None
     return Unknown(msg_type, len(payload))

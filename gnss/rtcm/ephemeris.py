@@ -1,8 +1,9 @@
-"""Broadcast ephemerides: RTCM 1019 (GPS), 1020 (GLONASS), 1042 (BeiDou), 1044 (QZSS), 1045/1046 (Galileo).
+"""Broadcast ephemerides: RTCM 1019 (GPS), 1020 (GLONASS), 1041 (NavIC/IRNSS), 1042 (BeiDou),
+1044 (QZSS), 1045/1046 (Galileo).
 
 Every message is a fixed sequence of fields, so each is described once as a table of
 (name, width, encoding, scale) taken from RTCM 10403.3 (DF071-DF137, DF252-DF317, DF429-DF457,
-DF488-DF515) and cross-checked against RTKLIB ``rtcm3.c``; one loop reads any of them. Scales
+DF488-DF515, DF516-DF545) and cross-checked against RTKLIB ``rtcm3.c``; one loop reads any of them. Scales
 include the unit conversion to SI: angles broadcast in semicircles (and their rates) are
 multiplied by pi here, so the orbit code downstream only ever sees radians, metres and seconds.
 GLONASS positions/velocities/accelerations are broadcast in km and converted to metres.
@@ -128,6 +129,40 @@ _BDS: Final[_Spec] = (
     ("health", 1, "u", None),
 )
 
+_SCR41 = _PI * 2.0**-41  # NavIC's delta-n and Omega-dot: semicircles/s at 2^-41
+
+_IRN: Final[_Spec] = (
+    ("prn", 6, "u", None),
+    ("week", 10, "u", None),
+    ("af0_s", 22, "s", 2.0**-31),
+    ("af1_sps", 16, "s", 2.0**-43),
+    ("af2_sps2", 8, "s", 2.0**-55),
+    ("accuracy_index", 4, "u", None),  # URA
+    ("toc_s", 16, "u", 16.0),
+    ("tgd0", 8, "s", 2.0**-31),
+    ("delta_n_radps", 22, "s", _SCR41),
+    ("iode", 8, "u", None),  # IODEC
+    ("reserved", 10, "u", None),
+    ("l5_flag", 1, "u", None),
+    ("s_flag", 1, "u", None),
+    ("cuc_rad", 15, "s", 2.0**-28),
+    ("cus_rad", 15, "s", 2.0**-28),
+    ("cic_rad", 15, "s", 2.0**-28),
+    ("cis_rad", 15, "s", 2.0**-28),
+    ("crc_m", 15, "s", 2.0**-4),
+    ("crs_m", 15, "s", 2.0**-4),
+    ("idot_radps", 14, "s", _SCR),
+    ("m0_rad", 32, "s", _SC),
+    ("toe_s", 16, "u", 16.0),
+    ("e", 32, "u", 2.0**-33),
+    ("sqrt_a", 32, "u", 2.0**-19),
+    ("omega0_rad", 32, "s", _SC),
+    ("omega_rad", 32, "s", _SC),
+    ("omega_dot_radps", 22, "s", _SCR41),
+    ("i0_rad", 32, "s", _SC),
+    ("spare", 4, "u", None),  # DF544 + DF545, read after i0 as RTKLIB and pyrtcm both do
+)
+
 _GAL_ORBIT: Final[_Spec] = (
     ("idot_radps", 14, "s", _SCR),
     ("toc_s", 14, "u", 60.0),
@@ -210,6 +245,7 @@ _GLO: Final[_Spec] = (
 
 _KEPLER_SPECS: Final[dict[int, tuple[str, _Spec]]] = {
     1019: ("G", _GPS),
+    1041: ("I", _IRN),
     1042: ("C", _BDS),
     1044: ("J", _QZS),
     1045: ("E", _GAL_FNAV),
@@ -228,13 +264,14 @@ def _read(reader: BitReader, spec: _Spec) -> dict[str, float]:
 
 @dataclass(frozen=True, slots=True)
 class KeplerEphemeris:
-    """Keplerian broadcast ephemeris (GPS, QZSS, BeiDou, Galileo) in SI units and radians.
+    """Keplerian broadcast ephemeris (GPS, QZSS, BeiDou, Galileo, NavIC) in SI units and radians.
 
     ``tgd_s``: GPS/QZSS (TGD,), BeiDou (TGD1 B1I, TGD2 B2I), Galileo F/NAV (BGD E1/E5a,),
     I/NAV (BGD E1/E5a, BGD E5b/E1). ``iode``/``iodc``: BeiDou AODE/AODC, Galileo IODnav in both.
     ``accuracy_index``: URA (GPS/QZSS), URAI (BeiDou), SISA (Galileo), as broadcast.
     ``health``: GPS/QZSS 6-bit SV health, BeiDou SatH1, Galileo the RINEX layout
-    (bit 0 E1-B DVS, 1-2 E1-B HS, 3 E5a DVS, 4-5 E5a HS, 6 E5b DVS, 7-8 E5b HS).
+    (bit 0 E1-B DVS, 1-2 E1-B HS, 3 E5a DVS, 4-5 E5a HS, 6 E5b DVS, 7-8 E5b HS), NavIC the L5
+    flag (bit 1) and S flag (bit 0). NavIC's ``iode``/``iodc`` are both its IODEC.
     Times of week (``toe_s``/``toc_s``) are in the system's own time scale (BDT for BeiDou).
     """
 
@@ -332,6 +369,8 @@ def _kepler(msg_type: int, payload: bytes) -> KeplerEphemeris:
         health = (
             (int(f["e5b_hs"]) << 7) | (int(f["e5b_dvs"]) << 6) | (int(f["e1b_hs"]) << 1) | int(f["e1b_dvs"])
         )
+    elif msg_type == 1041:
+        health = (int(f["l5_flag"]) << 1) | int(f["s_flag"])
     else:
         health = int(f["health"])
     tgd = (f["tgd0"], f["tgd1"]) if "tgd1" in f else (f["tgd0"],)

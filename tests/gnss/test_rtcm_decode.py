@@ -2,13 +2,16 @@
 
 pyrtcm returns scaled data fields (DFnnn) with the broadcast units (semicircles, km, ms); the
 expected values here are rebuilt from those with the test's own constants, so a wrong scale,
-width, sign convention or carrier in our tables shows up as a mismatch.
+width, sign convention or carrier in our tables shows up as a mismatch. The types the captures
+hold only a few of are also read from payloads of random bits (the message type set, the rest
+as drawn): pyrtcm's field table and ours must agree on every count, mask, sign and width.
 """
 
 from __future__ import annotations
 
 import io
 import math
+import random
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -16,9 +19,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pyrtcm import RTCMReader
+from pyrtcm import RTCMMessage, RTCMReader
 
 from gnss.rtcm import (
+    AntennaDescriptor,
+    GlonassBiases,
     GlonassEphemeris,
     KeplerEphemeris,
     LegacyObs,
@@ -26,6 +31,8 @@ from gnss.rtcm import (
     ReceiverAntennaInfo,
     RtcmFramer,
     StationArp,
+    SystemParameters,
+    TextMessage,
     Unknown,
     decode,
     decode_msm,
@@ -36,7 +43,7 @@ FILES = sorted(p for p in DATA.iterdir() if p.suffix in {".log", ".rtcm", ".rtcm
 C = 299_792_458.0
 RANGE_MS = C / 1000.0
 MSM_TYPES = {10 * s + n for s in (107, 108, 109, 110, 111, 112, 113) for n in range(1, 8)}
-EPH_TYPES = {1019, 1020, 1042, 1044, 1045, 1046}
+EPH_TYPES = {1019, 1020, 1041, 1042, 1044, 1045, 1046}
 LEGACY = {1001, 1002, 1003, 1004, 1009, 1010, 1011, 1012}
 
 # (system letter, RINEX band digit) -> carrier Hz; GLONASS bands take the FDMA channel.
@@ -327,36 +334,151 @@ def test_1033_descriptors_match_pyrtcm() -> None:
     assert (first.antenna_descriptor, first.receiver_type) == ("JAVGRANT_G5T NONE", "NOV OEM729")
 
 
+def check_antenna(rec: AntennaDescriptor, msg: Any) -> None:
+    assert (rec.msg_type, rec.station_id, rec.setup_id) == (int(msg.identity), msg.DF003, msg.DF031)
+    assert rec.descriptor == _chars(msg, "DF030", msg.DF029)
+    if rec.msg_type == 1008:
+        assert rec.serial == _chars(msg, "DF033", msg.DF032)
+    else:
+        assert rec.serial is None
+
+
+def check_system_parameters(rec: SystemParameters, msg: Any) -> None:
+    assert (rec.station_id, rec.mjd, rec.seconds_of_day) == (msg.DF003, msg.DF051, msg.DF052)
+    assert rec.leap_seconds == msg.DF054 and len(rec.announcements) == msg.DF053
+    for i, a in enumerate(rec.announcements, start=1):
+        assert a.msg_type == getattr(msg, f"DF055_{i:02d}")
+        assert a.synchronous == bool(getattr(msg, f"DF056_{i:02d}"))
+        assert a.interval_s == pytest.approx(getattr(msg, f"DF057_{i:02d}"), abs=1e-9)
+
+
+def check_text(rec: TextMessage, msg: Any) -> None:
+    assert (rec.station_id, rec.mjd, rec.seconds_of_day) == (msg.DF003, msg.DF051, msg.DF052)
+    assert rec.characters == msg.DF138
+    # pyrtcm joins the code units as latin-1 characters (dropping NULs, so none are generated
+    # below); we decode them as UTF-8
+    units = getattr(msg, "DF140", "").encode("latin-1")
+    assert rec.text == units.decode("utf-8", errors="replace")
+
+
+def check_glonass_biases(rec: GlonassBiases, msg: Any) -> None:
+    assert (rec.station_id, rec.aligned) == (msg.DF003, bool(msg.DF421))
+    ours = (rec.l1ca_m, rec.l1p_m, rec.l2ca_m, rec.l2p_m)
+    for k, (value, df) in enumerate(zip(ours, ("DF423", "DF424", "DF425", "DF426"), strict=True)):
+        if getattr(msg, f"DF422_{k + 1}"):
+            assert value == pytest.approx(getattr(msg, df), abs=1e-9)
+        else:
+            assert value is None and not hasattr(msg, df)
+
+
+STATION_CHECKS: dict[int, tuple[type, Any]] = {
+    1007: (AntennaDescriptor, check_antenna),
+    1008: (AntennaDescriptor, check_antenna),
+    1013: (SystemParameters, check_system_parameters),
+    1029: (TextMessage, check_text),
+    1230: (GlonassBiases, check_glonass_biases),
+}
+
+
+def test_station_messages_match_pyrtcm() -> None:
+    seen: dict[int, int] = {}
+    for _, raw, msg in frames_of(set(STATION_CHECKS)):
+        mt = int(msg.identity)
+        cls, check = STATION_CHECKS[mt]
+        rec = decode(raw[3:-3])
+        assert isinstance(rec, cls)
+        check(rec, msg)
+        seen[mt] = seen.get(mt, 0) + 1
+    assert seen == {1007: 5, 1008: 10, 1013: 8, 1029: 2, 1230: 169}
+
+
+def test_station_texts_read_as_sent() -> None:
+    recs = [decode(raw[3:-3]) for _, raw, _ in frames_of({1029, 1008})]
+    assert TextMessage(0, 58873, 8141, 29, "The ORGN is fully functioning") in recs
+    assert AntennaDescriptor(1008, 0, "SEPCHOKE_B3E6   SPKE", 0, "5856") in recs
+    biases = [decode(raw[3:-3]) for _, raw, _ in frames_of({1230})]
+    assert GlonassBiases(278, False, -71.94, -71.94, -71.94, -71.94) in biases
+
+
+def random_payload(rng: random.Random, msg_type: int, size: int) -> bytes:
+    body = bytearray(rng.randbytes(size))
+    body[0] = msg_type >> 4
+    body[1] = ((msg_type & 0xF) << 4) | (body[1] & 0xF)
+    return bytes(body)
+
+
+@pytest.mark.parametrize("msg_type", [*sorted(STATION_CHECKS), 1041])
+def test_new_types_match_pyrtcm_on_random_bits(msg_type: int) -> None:
+    """Random bits cover what the captures do not: every count, sign and mask combination."""
+    rng = random.Random(msg_type)
+    for _ in range(50):
+        payload = random_payload(rng, msg_type, 600)  # the longest: 1008 with 2 x 255 characters
+        if msg_type == 1029:
+            payload = payload.replace(b"\0", b"\1")
+        msg = RTCMMessage(payload=payload)
+        rec = decode(payload)
+        if msg_type == 1041:
+            assert isinstance(rec, KeplerEphemeris)
+            check_kepler(rec, msg)
+        else:
+            cls, check = STATION_CHECKS[msg_type]
+            assert isinstance(rec, cls)
+            check(rec, msg)
+        need = (msg._offset + 7) // 8
+        assert decode(payload[: need - 1]) is None
+
+
 # ----------------------------------------------------------------------------------- ephemerides
 
 PI = math.pi
 # our field -> (pyrtcm DF per message type, factor from pyrtcm's unit to ours)
 KEPLER_FIELDS: dict[str, dict[int, str]] = {
-    "prn": {1019: "DF009", 1044: "DF429", 1042: "DF488", 1045: "DF252", 1046: "DF252"},
-    "week": {1019: "DF076", 1044: "DF452", 1042: "DF489", 1045: "DF289", 1046: "DF289"},
-    "toe_s": {1019: "DF093", 1044: "DF442", 1042: "DF505", 1045: "DF304", 1046: "DF304"},
-    "toc_s": {1019: "DF081", 1044: "DF430", 1042: "DF493", 1045: "DF293", 1046: "DF293"},
-    "sqrt_a": {1019: "DF092", 1044: "DF441", 1042: "DF504", 1045: "DF303", 1046: "DF303"},
-    "e": {1019: "DF090", 1044: "DF439", 1042: "DF502", 1045: "DF301", 1046: "DF301"},
-    "i0_rad": {1019: "DF097", 1044: "DF446", 1042: "DF509", 1045: "DF308", 1046: "DF308"},
-    "omega0_rad": {1019: "DF095", 1044: "DF444", 1042: "DF507", 1045: "DF306", 1046: "DF306"},
-    "omega_rad": {1019: "DF099", 1044: "DF448", 1042: "DF511", 1045: "DF310", 1046: "DF310"},
-    "m0_rad": {1019: "DF088", 1044: "DF437", 1042: "DF500", 1045: "DF299", 1046: "DF299"},
-    "delta_n_radps": {1019: "DF087", 1044: "DF436", 1042: "DF499", 1045: "DF298", 1046: "DF298"},
-    "omega_dot_radps": {1019: "DF100", 1044: "DF449", 1042: "DF512", 1045: "DF311", 1046: "DF311"},
-    "idot_radps": {1019: "DF079", 1044: "DF450", 1042: "DF491", 1045: "DF292", 1046: "DF292"},
-    "crs_m": {1019: "DF086", 1044: "DF435", 1042: "DF498", 1045: "DF297", 1046: "DF297"},
-    "crc_m": {1019: "DF098", 1044: "DF447", 1042: "DF510", 1045: "DF309", 1046: "DF309"},
-    "cus_rad": {1019: "DF091", 1044: "DF440", 1042: "DF503", 1045: "DF302", 1046: "DF302"},
-    "cuc_rad": {1019: "DF089", 1044: "DF438", 1042: "DF501", 1045: "DF300", 1046: "DF300"},
-    "cis_rad": {1019: "DF096", 1044: "DF445", 1042: "DF508", 1045: "DF307", 1046: "DF307"},
-    "cic_rad": {1019: "DF094", 1044: "DF443", 1042: "DF506", 1045: "DF305", 1046: "DF305"},
-    "af0_s": {1019: "DF084", 1044: "DF433", 1042: "DF496", 1045: "DF296", 1046: "DF296"},
-    "af1_sps": {1019: "DF083", 1044: "DF432", 1042: "DF495", 1045: "DF295", 1046: "DF295"},
-    "af2_sps2": {1019: "DF082", 1044: "DF431", 1042: "DF494", 1045: "DF294", 1046: "DF294"},
-    "iode": {1019: "DF071", 1044: "DF434", 1042: "DF492", 1045: "DF290", 1046: "DF290"},
-    "iodc": {1019: "DF085", 1044: "DF456", 1042: "DF497", 1045: "DF290", 1046: "DF290"},
-    "accuracy_index": {1019: "DF077", 1044: "DF453", 1042: "DF490", 1045: "DF291", 1046: "DF286"},
+    "prn": {1019: "DF009", 1041: "DF516", 1044: "DF429", 1042: "DF488", 1045: "DF252", 1046: "DF252"},
+    "week": {1019: "DF076", 1041: "DF517", 1044: "DF452", 1042: "DF489", 1045: "DF289", 1046: "DF289"},
+    "toe_s": {1019: "DF093", 1041: "DF537", 1044: "DF442", 1042: "DF505", 1045: "DF304", 1046: "DF304"},
+    "toc_s": {1019: "DF081", 1041: "DF522", 1044: "DF430", 1042: "DF493", 1045: "DF293", 1046: "DF293"},
+    "sqrt_a": {1019: "DF092", 1041: "DF539", 1044: "DF441", 1042: "DF504", 1045: "DF303", 1046: "DF303"},
+    "e": {1019: "DF090", 1041: "DF538", 1044: "DF439", 1042: "DF502", 1045: "DF301", 1046: "DF301"},
+    "i0_rad": {1019: "DF097", 1041: "DF543", 1044: "DF446", 1042: "DF509", 1045: "DF308", 1046: "DF308"},
+    "omega0_rad": {1019: "DF095", 1041: "DF540", 1044: "DF444", 1042: "DF507", 1045: "DF306", 1046: "DF306"},
+    "omega_rad": {1019: "DF099", 1041: "DF541", 1044: "DF448", 1042: "DF511", 1045: "DF310", 1046: "DF310"},
+    "m0_rad": {1019: "DF088", 1041: "DF536", 1044: "DF437", 1042: "DF500", 1045: "DF299", 1046: "DF299"},
+    "delta_n_radps": {
+        1019: "DF087",
+        1041: "DF524",
+        1044: "DF436",
+        1042: "DF499",
+        1045: "DF298",
+        1046: "DF298",
+    },
+    "omega_dot_radps": {
+        1019: "DF100",
+        1041: "DF542",
+        1044: "DF449",
+        1042: "DF512",
+        1045: "DF311",
+        1046: "DF311",
+    },
+    "idot_radps": {1019: "DF079", 1041: "DF535", 1044: "DF450", 1042: "DF491", 1045: "DF292", 1046: "DF292"},
+    "crs_m": {1019: "DF086", 1041: "DF534", 1044: "DF435", 1042: "DF498", 1045: "DF297", 1046: "DF297"},
+    "crc_m": {1019: "DF098", 1041: "DF533", 1044: "DF447", 1042: "DF510", 1045: "DF309", 1046: "DF309"},
+    "cus_rad": {1019: "DF091", 1041: "DF530", 1044: "DF440", 1042: "DF503", 1045: "DF302", 1046: "DF302"},
+    "cuc_rad": {1019: "DF089", 1041: "DF529", 1044: "DF438", 1042: "DF501", 1045: "DF300", 1046: "DF300"},
+    "cis_rad": {1019: "DF096", 1041: "DF532", 1044: "DF445", 1042: "DF508", 1045: "DF307", 1046: "DF307"},
+    "cic_rad": {1019: "DF094", 1041: "DF531", 1044: "DF443", 1042: "DF506", 1045: "DF305", 1046: "DF305"},
+    "af0_s": {1019: "DF084", 1041: "DF518", 1044: "DF433", 1042: "DF496", 1045: "DF296", 1046: "DF296"},
+    "af1_sps": {1019: "DF083", 1041: "DF519", 1044: "DF432", 1042: "DF495", 1045: "DF295", 1046: "DF295"},
+    "af2_sps2": {1019: "DF082", 1041: "DF520", 1044: "DF431", 1042: "DF494", 1045: "DF294", 1046: "DF294"},
+    "iode": {1019: "DF071", 1041: "DF525", 1044: "DF434", 1042: "DF492", 1045: "DF290", 1046: "DF290"},
+    "iodc": {1019: "DF085", 1041: "DF525", 1044: "DF456", 1042: "DF497", 1045: "DF290", 1046: "DF290"},
+    "accuracy_index": {
+        1019: "DF077",
+        1041: "DF521",
+        1044: "DF453",
+        1042: "DF490",
+        1045: "DF291",
+        1046: "DF286",
+    },
 }
 SEMICIRCLES = {
     "i0_rad",
@@ -376,7 +498,13 @@ def check_kepler(eph: KeplerEphemeris, msg: Any) -> None:
         theirs = getattr(msg, dfs[mt]) * (PI if field in SEMICIRCLES else 1.0)
         ours = getattr(eph, field)
         assert ours == pytest.approx(theirs, rel=1e-12, abs=1e-30), (mt, field)
-    tgd_dfs = {1019: ("DF101",), 1044: ("DF455",), 1042: ("DF513", "DF514"), 1045: ("DF312",)}
+    tgd_dfs = {
+        1019: ("DF101",),
+        1044: ("DF455",),
+        1042: ("DF513", "DF514"),
+        1045: ("DF312",),
+        1041: ("DF523",),
+    }
     tgd_dfs[1046] = ("DF312", "DF313")
     unit = 1e-9 if mt == 1042 else 1.0  # pyrtcm gives BeiDou TGD in ns
     tgd = tuple(getattr(msg, df) * unit for df in tgd_dfs[mt])
@@ -390,8 +518,12 @@ def check_kepler(eph: KeplerEphemeris, msg: Any) -> None:
         assert eph.health == msg.DF515
     elif mt == 1045:
         assert eph.health == (msg.DF314 << 4) | (msg.DF315 << 3)
+    elif mt == 1041:
+        assert eph.health == (msg.DF527 << 1) | msg.DF528
     else:
         assert eph.health == (msg.DF316 << 7) | (msg.DF317 << 6) | (msg.DF287 << 1) | msg.DF288
+    if mt == 1041:
+        return  # the captures' NavIC messages carry a 0x55 filler pattern, not an orbit
     lo, hi = SQRT_A[eph.system]
     assert lo < eph.sqrt_a < hi
     assert 0 <= eph.e < 0.1
@@ -407,7 +539,7 @@ def test_every_kepler_ephemeris_matches_pyrtcm() -> None:
         assert isinstance(eph, KeplerEphemeris)
         check_kepler(eph, msg)
         seen[eph.msg_type] = seen.get(eph.msg_type, 0) + 1
-    assert set(seen) == {1019, 1042, 1044, 1045, 1046}
+    assert set(seen) == {1019, 1041, 1042, 1044, 1045, 1046}
     assert sum(seen.values()) > 200
 
 
@@ -522,10 +654,26 @@ def test_every_legacy_observation_matches_pyrtcm() -> None:
 # ------------------------------------------------------------------------------------- dispatch
 
 
+def test_what_pyrtcm_decodes_we_decode() -> None:
+    """Every frame of every capture: a typed record, except where pyrtcm has no field table
+    either (type 63 and u-blox's proprietary 4072, which pyrtcm 1.2.1 marks not implemented)."""
+    unknown: dict[int, int] = {}
+    total = 0
+    for path in FILES:
+        for raw, msg in parsed(path):
+            rec = decode(raw[3:-3])
+            assert rec is not None
+            assert isinstance(rec, Unknown) == msg._unknown, msg.identity
+            if isinstance(rec, Unknown):
+                unknown[rec.msg_type] = unknown.get(rec.msg_type, 0) + 1
+            total += 1
+    assert total == 2843 and unknown == {63: 13, 4072: 160}
+
+
 def test_unknown_and_malformed() -> None:
-    raw = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "1230")
+    raw = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "4072")
     rec = decode(raw[3:-3])
-    assert rec == Unknown(1230, len(raw) - 6)
+    assert rec == Unknown(4072, len(raw) - 6)
     frame = RtcmFramer().feed(raw)[0]
     assert decode(frame) == rec
     msm = next(r for r, m in parsed(DATA / "pyrtcm_pygpsdata-RTCM3.log") if m.identity == "1127")
