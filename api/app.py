@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -59,6 +60,14 @@ def _payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
     return {}
 
 
+def mqtt_group(settings: Settings) -> str:
+    """The shared-subscription group: the configured one, else one per database (a broker shared
+    by two deployments must not hand one deployment's messages to the other's workers)."""
+    if settings.mqtt_group:
+        return settings.mqtt_group
+    return "beidou-" + hashlib.sha256(settings.database_url.encode()).hexdigest()[:12]
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -108,7 +117,9 @@ def create_app(
         if background_tasks:
             background.start(state, tasks)
         if settings.mqtt_url:
-            bus = MqttDeviceBus(settings.mqtt_url, background.mqtt_handlers(state))
+            bus = MqttDeviceBus(
+                settings.mqtt_url, background.mqtt_handlers(state), group=mqtt_group(settings)
+            )
             state.device_bus = app.state.mqtt = bus
             tasks.append(asyncio.create_task(bus.run()))
         state.started = True

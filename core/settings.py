@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     mqtt_topic_prefix: str = "beidou/occupancy"
     mqtt_anpr_prefix: str = "beidou/anpr"
     mqtt_gates_prefix: str = "beidou/gates"
+    mqtt_group: str | None = Field(
+        default=None,
+        description="MQTT shared-subscription group; unset: one per database, so the workers of one "
+        "deployment share the messages and another deployment on the same broker keeps its own",
+    )
 
     plate_hash_key: str = Field(
         default=DEV_PLATE_HASH_KEY,

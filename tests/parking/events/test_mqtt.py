@@ -130,3 +130,16 @@ async def test_gates_over_mqtt_read_in_decision_out(make_client: Any) -> None:
     assert by_event["m-5"]["session_id"] == by_event["m-1"]["session_id"]
     devices = {d["id"]: d for d in (await client.http.get("/v1/operator/devices", headers=op.h)).json()}
     assert devices[camera.id]["rejected_future_events"] == 1
+
+
+def test_each_deployment_has_its_own_subscription_group() -> None:
+    """Workers of one deployment (one database) share an MQTT subscription group, so each message
+    is handled once; a second deployment on the same broker gets another group, so it never
+    receives (and refuses) the first one's messages."""
+    from api.app import mqtt_group
+    from core.settings import Settings
+
+    one = Settings(database_url="postgresql://db-a/parking")
+    assert mqtt_group(one) == mqtt_group(Settings(database_url="postgresql://db-a/parking"))
+    assert mqtt_group(one) != mqtt_group(Settings(database_url="postgresql://db-b/parking"))
+    assert mqtt_group(Settings(database_url="sqlite:///x", mqtt_group="fleet")) == "fleet"
