@@ -47,12 +47,14 @@ otherwise.
 
     .venv/bin/python benchmarks/cloud_rtk.py [--rovers 10,20,40,60] [--workers 1,2] [--rounds 3]
                                              [--throughput-speed 10] [--throughput-per-worker 10]
+    .venv/bin/python benchmarks/cloud_rtk.py --report    # the saved run's tables again, from its JSON
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import platform
@@ -88,6 +90,7 @@ from gnss.rtk.posfile import gpst_minus_utc_s  # noqa: E402
 from gnss.rtk.rtcm_input import solve_rtcm  # noqa: E402
 
 CAPTURE = ROOT / "tests" / "data" / "gnss" / "rtcm3" / "qzsl6tool_20221213-010900.rtcm"
+OUT = ROOT / "var" / "bench" / "cloud_rtk.json"
 KINEMATIC = RtkOptions(mode="kinematic", systems="GECJ", freqs=2)
 FIXED_GGA = 4
 WARMUP_EPOCHS = 15  # per worker before the rounds: imports, first navigation, first solves
@@ -536,16 +539,19 @@ def capacity_lines(summary: dict[str, Any], workers: list[int]) -> list[str]:
 # --- report ---------------------------------------------------------------------------------------
 
 
-def _s(value: Spread | None, digits: int = 0) -> str:
-    return "—" if value is None else value.fmt(digits)
+def _s(value: Spread | float | None, digits: int = 0) -> str:
+    return value.fmt(digits) if isinstance(value, Spread) else "—"
 
 
-def _f(value: float, fmt: str = ".1f") -> str:
-    return "—" if math.isnan(value) else format(value, fmt)
+def _f(value: float | None, fmt: str = ".1f") -> str:
+    return "—" if value is None or math.isnan(value) else format(value, fmt)
+
+
+SHORT = {"met by the median, not the whole spread": "median only"}
 
 
 def _verdict(text: str) -> str:
-    return f"[green]{text}[/]" if text == "met" else f"[red]{text}[/]"
+    return f"[green]{text}[/]" if text == "met" else f"[red]{SHORT.get(text, text)}[/]"
 
 
 def report_engine(summary: dict[str, Any], rounds: int) -> None:
@@ -608,7 +614,7 @@ def report_latency(passes: list[dict[str, Any]], epochs: int, rounds: int) -> No
         f"+ {_f(waits, 'g')} bursts (median, the largest over the passes). "
         "worker CPU: % of the workers' cores; this proc: the rovers + the pool's plumbing (% of a core); "
         "other cores: busy cores not ours; load: 1-min load average as the pass began. kept up: answer p99 "
-        f"<= {KEPT_UP_P99_MS:.0f} ms in every round, no error ('met by the median': in some rounds only)"
+        f"<= {KEPT_UP_P99_MS:.0f} ms in every round, no error ('median only': in some rounds, not all)"
     )
     console.print(table)
 
@@ -759,7 +765,14 @@ def main(argv: list[str] | None = None) -> int:
         "--epochs", type=int, default=0, help="the rovers send only the first N epochs (0: all; short trials)"
     )
     parser.add_argument("--skip-engine", action="store_true", help="the pool passes only")
+    parser.add_argument(
+        "--report", action="store_true", help="print the tables of the saved run, run nothing"
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        saved = json.loads(OUT.read_text())
+        console.print(f"$ {saved['command']}")
+        return print_record(saved, OUT)
     args.rovers, args.workers = _ints(args.rovers), _ints(args.workers)
     if not args.rovers or min(args.rovers) < 1 or not args.workers or min(args.workers) < 1:
         parser.error("--rovers and --workers take positive integers")
@@ -786,22 +799,43 @@ def main(argv: list[str] | None = None) -> int:
             "[red]interrupted[/]: pools closed; the rounds done so far are in var/bench/cloud_rtk.json"
         )
         return 130
+    record.summary["wall_s"] = round(time.perf_counter() - t0, 1)
     path = record.save()
-    summary = record.summary
+    return print_record(json.loads(path.read_text()), path)
+
+
+def _revive(value: Any) -> Any:
+    """A saved record's figures as the report takes them: spreads as :class:`Spread`, null as NaN."""
+    if isinstance(value, dict):
+        if set(value) == {"median", "low", "high", "n"}:
+            return Spread(**value)
+        return {k: _revive(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_revive(v) for v in value]
+    return math.nan if value is None else value
+
+
+def print_record(saved: dict[str, Any], path: Path) -> int:
+    """The tables, from the saved record (so what is printed is what was saved)."""
+    summary = _revive(saved["summary"])
+    params = saved["params"]
+    rounds = params["rounds"]
     if summary["engine"]:
-        report_engine(summary["engine"], args.rounds)
-    epochs = record.params["epochs_per_rover"]
+        report_engine(summary["engine"], rounds)
+    epochs = params["epochs_per_rover"]
     latency = [p for p in summary["pool"].values() if p["kind"] == "1hz"]
     tput = [p for p in summary["pool"].values() if p["kind"] == "throughput"]
     if latency:
-        report_latency(latency, epochs, args.rounds)
+        report_latency(latency, epochs, rounds)
     if tput:
-        report_throughput(tput, epochs, args.rounds)
-    for line in summary["capacity"]:
+        report_throughput(tput, epochs, rounds)
+    for line in summary.get("capacity", []):
         console.print(line)
     console.print(
-        f"load before/after: {record.machine_before['loadavg']} / {record.machine_after['loadavg']}; "
-        f"{time.perf_counter() - t0:.0f} s; every round and figure in {path.relative_to(ROOT)}"
+        f"load before/after: {saved['machine_before']['loadavg']} / {saved['machine_after']['loadavg']}; "
+        + (f"{summary['wall_s']:.0f} s; " if "wall_s" in summary else "")
+        + f"revision {saved['revision']}; every round and figure in "
+        + f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}"
     )
     return 0 if all(p["errors"] == 0 for p in summary["pool"].values()) else 1
 
