@@ -1,13 +1,15 @@
 """RINEX reading: our gnss.rinex beside georinex 1.16 on the MatRTKLIB static set (shared/data).
 
 Reads rover.obs (RINEX 3.04, 3.5 MB, 301 epochs x 58 satellites, 5 systems) and base.nav (mixed
-RINEX 3.04) with both readers, best of N runs each, and checks that the values agree: every
+RINEX 3.04) with both readers in interleaved rounds (ours, georinex, ours, georinex, ...; the
+median and range of the rounds are reported, every round saved to var/bench/rinex_read.json),
+after one untimed warm-up read each, and checks that the values agree: every
 observation value NaN-aware, every LLI/SSI column georinex produces, epoch times to 1 ms
 (georinex truncates fractional seconds through a float), and every field of the G/R/C/J
 navigation records (georinex keys records by (sv, time), which collapses Galileo's I/NAV and
 F/NAV records of the same toc, so E is not compared). georinex is a dev dependency of ours.
 
-    python benchmarks/rinex_read.py [--repeat 3] [--peer-repeat 3]
+    python benchmarks/rinex_read.py [--rounds 3]
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks._harness import Record, Spread, interleaved, ratios  # noqa: E402
 from gnss.rinex import read_nav, read_obs  # noqa: E402
 from tests.support import shared_data  # noqa: E402
 
@@ -44,13 +47,15 @@ _GLO += ["Y", "dY", "dY2", "FreqNum", "Z", "dZ", "dZ2", "AgeOpInfo"]
 PEER_FIELDS = {"G": _GPS, "J": _GPS, "C": _BDS, "R": _GLO}
 
 
-def best_of(fn: Callable[[], Any], n: int) -> tuple[Any, float]:
-    best, out = float("inf"), None
-    for _ in range(n):
+def timed(fn: Callable[[], Any], keep: list[Any]) -> Callable[[], float]:
+    """A contender for ``interleaved``: one read, its seconds; the last result kept for checking."""
+
+    def run() -> float:
         t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return out, best
+        keep[:] = [fn()]
+        return time.perf_counter() - t0
+
+    return run
 
 
 def compare_obs(obs: Any, ref: Any) -> tuple[int, int]:
@@ -94,14 +99,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--repeat", type=int, default=3, help="runs of ours (best is kept)")
-    parser.add_argument("--peer-repeat", type=int, default=3, help="runs of georinex (best is kept)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of both readers")
     args = parser.parse_args()
     console = Console(width=max(Console().width, 130))
-    console.print(f"[dim]$ {shlex.join([sys.executable, *sys.argv])}[/]")
+    command = shlex.join([sys.executable, *sys.argv])
+    console.print(f"[dim]$ {command}[/]")
     if not OBS.exists():
-        console.print(f"[yellow]{OBS} not found[/]")
-        return
+        console.print(f"[red]{OBS} not found: the benchmark needs the shared RINEX set[/]")
+        raise SystemExit(2)
     import georinex as gr
 
     def peer(path: Path, **kw: Any) -> Any:
@@ -109,33 +114,57 @@ def main() -> None:
             warnings.simplefilter("ignore")
             return gr.load(path, **kw)
 
-    table = Table(
-        title=f"RINEX read, best of {args.repeat} (ours) / {args.peer_repeat} (georinex {gr.__version__})"
+    record = Record(
+        "rinex_read",
+        command,
+        params={"rounds": args.rounds, "obs": str(OBS), "nav": str(NAV)},
+        peers={"georinex": f"{gr.__version__}, gr.load(useindicators=True) for obs, gr.load for nav"},
     )
-    for col in ("file", "ours s", "georinex s", "speed-up", "values compared", "mismatches"):
+    table = Table(title=f"RINEX read: median (min-max) of {args.rounds} interleaved rounds, seconds")
+    for col in (
+        "file",
+        "ours s",
+        f"georinex {gr.__version__} s",
+        "speed-up",
+        "values compared",
+        "mismatches",
+    ):
         table.add_column(col, justify="right" if col != "file" else "left")
-    with console.status("rover.obs"):
-        obs, ours_s = best_of(lambda: read_obs(OBS), args.repeat)
-        ref, peer_s = best_of(lambda: peer(OBS, useindicators=True), args.peer_repeat)
-    n, bad = compare_obs(obs, ref)
-    size = f"{OBS.stat().st_size / 1e6:.1f} MB, {obs.time.size} epochs x {obs.sats.size} sats"
-    table.add_row(
-        f"rover.obs ({size})", f"{ours_s:.3f}", f"{peer_s:.2f}", f"{peer_s / ours_s:.0f}x", str(n), str(bad)
-    )
-    with console.status("base.nav"):
-        nav, ours_s = best_of(lambda: read_nav(NAV), args.repeat)
-        refn, peer_s = best_of(lambda: peer(NAV), args.peer_repeat)
-    n, bad = compare_nav(nav, refn)
-    recs = sum(a.size for a in nav.ephemeris.values())
-    table.add_row(
-        f"base.nav ({recs} records, G/R/C/J compared)",
-        f"{ours_s:.4f}",
-        f"{peer_s:.2f}",
-        f"{peer_s / ours_s:.0f}x",
-        str(n),
-        str(bad),
-    )
+    for name, path, ours_fn, peer_fn, compare in (
+        ("rover.obs", OBS, lambda: read_obs(OBS), lambda: peer(OBS, useindicators=True), compare_obs),
+        ("base.nav", NAV, lambda: read_nav(NAV), lambda: peer(NAV), compare_nav),
+    ):
+        mine: list[Any] = []
+        theirs: list[Any] = []
+        with console.status(f"{name}: warm-up"):
+            ours_fn(), peer_fn()
+        with console.status(f"{name}: {args.rounds} rounds"):
+            rounds = interleaved(
+                {"ours": timed(ours_fn, mine), "georinex": timed(peer_fn, theirs)}, args.rounds
+            )
+        n, bad = compare(mine[0], theirs[0])
+        ours_s, peer_s = Spread.of(rounds["ours"]), Spread.of(rounds["georinex"])
+        speedup = ratios(rounds["georinex"], rounds["ours"])
+        record.rounds[name] = rounds
+        record.summary[name] = {
+            "ours_s": ours_s,
+            "georinex_s": peer_s,
+            "speedup": speedup,
+            "values_compared": n,
+            "mismatches": bad,
+        }
+        if name == "rover.obs":
+            obs = mine[0]
+            label = f"rover.obs ({path.stat().st_size / 1e6:.1f} MB, {obs.time.size} epochs x {obs.sats.size} sats)"
+        else:
+            recs = sum(a.size for a in mine[0].ephemeris.values())
+            label = f"base.nav ({recs} records, G/R/C/J compared)"
+        table.add_row(label, ours_s.fmt(4), peer_s.fmt(2), speedup.fmt(0, "x"), str(n), str(bad))
     console.print(table)
+    saved = record.save()
+    console.print(
+        f"[dim]load before/after {record.machine_before['loadavg']} / {record.machine_after['loadavg']}; rounds in {saved}[/]"
+    )
 
 
 if __name__ == "__main__":
