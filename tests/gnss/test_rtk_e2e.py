@@ -416,6 +416,12 @@ def test_beidou_satellites_take_beidous_ionosphere_when_the_nav_file_has_it(tmp_
     lines = s.nav.read_text().splitlines(keepends=True)
     nav = tmp_path / "with_bds_iono.nav"
     nav.write_text("".join([*lines[:2], BDSA, BDSB, *lines[2:]]))
+    # the BeiDou model takes the BDSA/BDSB lines' coefficients, not GPSA/GPSB's
+    broadcast = BroadcastNav(read_nav(nav))
+    assert broadcast.bds_iono is not None
+    np.testing.assert_allclose(broadcast.bds_iono[0], [0.1397e-07, 0.0, -0.5960e-07, 0.5960e-07])
+    np.testing.assert_allclose(broadcast.bds_iono[1], [0.1106e06, -0.3277e05, -0.2621e06, 0.1966e06])
+    assert not np.allclose(broadcast.bds_iono[0], broadcast.iono_alpha)
     single = RtkOptions(mode="single", systems="C", freqs=1)
     plain = solve_rinex(s.rover, None, s.nav, single)
     bds = solve_rinex(s.rover, None, nav, single)

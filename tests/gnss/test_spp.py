@@ -162,15 +162,29 @@ def _bds_icd(
     return C_MPS * iz / math.sqrt(1.0 - (r / (r + h) * math.cos(el)) ** 2)
 
 
+# BeiDou's own broadcast coefficients (a RINEX 3 BDSA/BDSB pair of a 2016 CDDIS BRDM file, the
+# same lines test_rtk_e2e writes into a navigation file), not GPS's relabelled
+BDS_ALPHA = [0.1397e-07, 0.0, -0.5960e-07, 0.5960e-07]
+BDS_BETA = [0.1106e06, -0.3277e05, -0.2621e06, 0.1966e06]
+
+
 def test_beidou_broadcast_ionosphere_follows_its_icd() -> None:
-    alpha = [1.8626e-08, 2.2352e-08, -1.1921e-07, -5.9605e-08]
-    beta = [1.2902e05, 1.6384e05, -1.9661e05, -2.6214e05]
+    alpha, beta = BDS_ALPHA, BDS_BETA
     lat, lon = math.radians(31.3), math.radians(121.5)  # Shanghai
     az = np.radians([0.0, 90.0, 200.0, 315.0])
     el = np.radians([90.0, 45.0, 15.0, 5.0])
     for t in (0.0, 21600.0, 50400.0, 64000.0):  # BDT seconds of day: night, morning, peak, evening
         got = bds_klobuchar_m(alpha, beta, lat, lon, az, el, t)
         want = [_bds_icd(alpha, beta, lat, lon, float(a), float(e), t) for a, e in zip(az, el, strict=True)]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+    # the period is clipped to [72000, 172800] s (GPS: only the 72000 s floor); a period
+    # polynomial of 250000 s at every latitude must be taken as 172800 s
+    long_beta = [250000.0, 0.0, 0.0, 0.0]
+    for t in (30000.0, 50400.0, 70000.0):
+        got = bds_klobuchar_m(alpha, long_beta, lat, lon, az, el, t)
+        want = [
+            _bds_icd(alpha, long_beta, lat, lon, float(a), float(e), t) for a, e in zip(az, el, strict=True)
+        ]
         np.testing.assert_allclose(got, want, rtol=1e-12)
     # night (BDT 16:54, local 01:00 at 121.5 E): the 5 ns floor; at the zenith no obliquity
     night = bds_klobuchar_m(alpha, beta, lat, lon, np.array([0.0]), np.array([np.pi / 2]), 60840.0)

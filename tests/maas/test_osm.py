@@ -143,6 +143,13 @@ def test_default_speeds_rank_the_road_classes() -> None:
     assert speeds == sorted(speeds, reverse=True) and len(set(speeds)) == len(speeds)
     for link in ("motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link"):
         assert CAR_SPEED_KMH[link] < CAR_SPEED_KMH[link.removesuffix("_link")]
+    # the wiki's minor classes: unclassified is the lowest of the connecting network (below
+    # tertiary, not below residential); service roads give access, so no faster than residential
+    # streets, and not slower than a living street (walking pace)
+    kmh = CAR_SPEED_KMH
+    assert (
+        kmh["tertiary"] > kmh["unclassified"] >= kmh["residential"] >= kmh["service"] >= kmh["living_street"]
+    )
 
 
 def test_tag_rules() -> None:
