@@ -23,7 +23,8 @@ There is no Python loop over receivers anywhere; the covariance update is the Jo
 innovation is gated by a chi-square test on its normalised innovation squared (3 dof).
 
 The parts: :mod:`.measurement` (a fix's sigma from its quality, HDOP or GST), :mod:`.kernels`
-(the per-axis predict/update algebra over a batch), :mod:`.track` (the online filter,
+(the model: slices, F, Q; its per-axis predict/update algebra is
+:mod:`gnss.kalman`'s), :mod:`.track` (the online filter,
 :class:`TrackSmoother`) and :mod:`.rts` (Rauch-Tung-Striebel smoothing of whole tracks).
 """
 
@@ -34,11 +35,8 @@ from gnss.smoother.kernels import (
     VEL,
     AxisCov,
     full_covariance,
-    innovation,
-    predict,
     process_noise,
     transition,
-    update,
 )
 from gnss.smoother.measurement import (
     GGA_QUALITY_SIGMA_M,
@@ -64,11 +62,8 @@ __all__ = [
     "SmoothedFix",
     "TrackSmoother",
     "full_covariance",
-    "innovation",
     "measurement_sigma",
-    "predict",
     "process_noise",
     "rts_smooth",
     "transition",
-    "update",
 ]

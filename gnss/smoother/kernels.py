@@ -1,13 +1,15 @@
-"""The filter's algebra, per axis and element-wise over a batch of receivers.
+"""The smoother's model: its state slices, per-axis covariance rows, F and Q.
 
-Why per axis: F and Q act on each axis separately, H picks the positions, and the measurement
-noise is diagonal in E/N/U (we get one sigma per axis, from GST or the fix quality). A covariance
-that starts block-diagonal per axis - every (re)initialisation does - so stays block-diagonal
-exactly, and the 6-state filter *is* three 2-state filters. The kernels below therefore update
-the nine non-zero covariance entries (``pp``, ``pv``, ``vv`` per axis) element-wise over the whole
-batch: the same numbers as the 6x6 matrix equations (the tests check them against filterpy's
-``KalmanFilter``), ~10x faster than stacked 6x6 matmuls, which matters at 10,000 receivers.
-Outputs assemble the full ``(k, 6, 6)`` covariance on access (:func:`full_covariance`).
+The algebra is the Kalman kernel's per-axis form (:mod:`gnss.kalman`: ``predict_cv_axes``,
+``innovation_axes``, ``update_position_axes``). Why per axis: F and Q act on each axis
+separately, H picks the positions, and the measurement noise is diagonal in E/N/U (we get one
+sigma per axis, from GST or the fix quality). A covariance that starts block-diagonal per axis -
+every (re)initialisation does - so stays block-diagonal exactly, and the 6-state filter *is*
+three 2-state filters. The kernel therefore updates the nine non-zero covariance entries
+(``pp``, ``pv``, ``vv`` per axis) element-wise over the whole batch: the same numbers as the 6x6
+matrix equations (the tests check them against filterpy's ``KalmanFilter``), ~10x faster than
+stacked 6x6 matmuls, which matters at 10,000 receivers. Outputs assemble the full ``(k, 6, 6)``
+covariance on access (:func:`full_covariance`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from gnss.geodesy import FloatArray
+from gnss.kalman import AxisCov as AxisCov
 
 IntArray = NDArray[np.int64]
 BoolArray = NDArray[np.bool_]
@@ -34,70 +37,8 @@ VV: Final = slice(12, 15)
 STATE_ROWS: Final = 15
 
 # Arrays are axis-first, (3, k): row 0/1/2 is axis E/N/U, so each row is contiguous over the
-# batch. ``pp``, ``pv``, ``vv`` are the position variance, position-velocity covariance and
-# velocity variance of each axis.
-AxisCov = tuple[FloatArray, FloatArray, FloatArray]
-
-
-def predict(
-    pos: FloatArray, vel: FloatArray, cov: AxisCov, dt_s: FloatArray, q: FloatArray
-) -> tuple[FloatArray, AxisCov]:
-    """``x' = F x``, ``P' = F P F^T + Q`` per axis; ``dt_s`` ``(k,)``, ``q`` ``(3,)`` m^2/s^3.
-
-    The velocity is unchanged by a constant-velocity prediction, so only the position returns.
-    """
-    pp, pv, vv = cov
-    dt = dt_s[None, :]
-    qdt = q[:, None] * dt
-    pos_pred = pos + dt * vel
-    vv_pred = vv + qdt
-    pv_pred = pv + dt * (vv + 0.5 * qdt)
-    pp_pred = pp + dt * (2.0 * pv + dt * (vv + qdt / 3.0))
-    return pos_pred, (pp_pred, pv_pred, vv_pred)
-
-
-def innovation(
-    pos: FloatArray, cov: AxisCov, z: FloatArray, r: FloatArray
-) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Innovation ``v = z - H x``, its variance ``S = H P H^T + R`` (diagonal) and ``nis``.
-
-    ``r`` holds the measurement variances (3, k). ``nis`` ``(k,)`` is the normalised innovation
-    squared ``v^T S^-1 v`` over the three axes: chi-square with 3 dof when the model holds.
-    """
-    nu = z - pos
-    s = cov[0] + r
-    nis = np.sum(nu * nu / s, axis=0)
-    return nu, s, nis
-
-
-def update(
-    pos: FloatArray,
-    vel: FloatArray,
-    cov: AxisCov,
-    nu: FloatArray,
-    s: FloatArray,
-    r: FloatArray,
-    apply: BoolArray | None = None,
-) -> tuple[FloatArray, FloatArray, AxisCov]:
-    """Position update (``H = [1 0]`` per axis) in Joseph form; returns ``(pos, vel, cov)``.
-
-    ``apply`` ``(k,)`` selects the rows to update; for the others the gain is zero, which leaves
-    state and covariance exactly as they were (no masking pass needed). Joseph form, written
-    out for ``K = [kp, kv]^T`` and ``A = I - K H = [[1-kp, 0], [-kv, 1]]``::
-
-        P+ = A P A^T + K r K^T
-    """
-    pp, pv, vv = cov
-    kp = pp / s
-    kv = pv / s
-    if apply is not None:
-        kp *= apply
-        kv *= apply
-    one_kp = 1.0 - kp
-    pp_new = one_kp * one_kp * pp + kp * kp * r
-    pv_new = one_kp * (pv - kv * pp) + kp * kv * r
-    vv_new = vv - 2.0 * kv * pv + kv * kv * (pp + r)
-    return pos + kp * nu, vel + kv * nu, (pp_new, pv_new, vv_new)
+# batch. ``pp``, ``pv``, ``vv`` (AxisCov) are the position variance, position-velocity
+# covariance and velocity variance of each axis.
 
 
 def full_covariance(cov: AxisCov) -> FloatArray:

@@ -10,6 +10,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy.stats import chi2  # type: ignore[import-untyped, unused-ignore]
 
 from gnss.geodesy import FloatArray, ecef_to_geodetic, enu_rotation, geodetic_to_ecef
+from gnss.kalman import innovation_axes, predict_cv_axes, update_position_axes
 from gnss.smoother.kernels import (
     MEAS_DIM,
     POS,
@@ -22,9 +23,6 @@ from gnss.smoother.kernels import (
     BoolArray,
     IntArray,
     full_covariance,
-    innovation,
-    predict,
-    update,
 )
 
 
@@ -263,7 +261,7 @@ class TrackSmoother:
         dt_pred = np.where(had_state & ~stale, dt, 0.0)
         st0 = self.state[:, idx]
         vel0 = st0[VEL]
-        pos_pred, cov_pred = predict(st0[POS], vel0, (st0[PP], st0[PV], st0[VV]), dt_pred, self.q)
+        pos_pred, cov_pred = predict_cv_axes(st0[POS], vel0, (st0[PP], st0[PV], st0[VV]), dt_pred, self.q)
 
         # 3. Measurement in the receiver's frame; rows without a usable fix get z = prediction.
         xyz = geodetic_to_ecef(lat_a, lon_a, h_a).T
@@ -274,14 +272,14 @@ class TrackSmoother:
         var = np.where(usable, sig * sig, 1.0)
 
         # 4. Gate, decide, update the accepted rows (zero gain elsewhere).
-        nu, s, nis = innovation(pos_pred, cov_pred, z, var)
+        nu, s, nis = innovation_axes(pos_pred, cov_pred, z, var)
         passed = nis <= self.gate
         streak = self.reject_streak[idx]
         gap = (t_arr - self.t_accepted[idx]) > self.max_gap_s
         fresh = usable & (~had_state | gap | (~passed & (streak >= self.max_consecutive_rejects)))
         accept = measured & ~fresh & passed
         reject = measured & ~fresh & ~passed
-        pos_new, vel_new, cov_new = update(pos_pred, vel0, cov_pred, nu, s, var, accept)
+        pos_new, vel_new, cov_new = update_position_axes(pos_pred, vel0, cov_pred, nu, s, var, accept)
 
         status = np.full(k, FixStatus.IGNORED, dtype=np.int8)
         status[accept] = FixStatus.ACCEPTED
