@@ -1,17 +1,23 @@
-"""The RTK Kalman filter: rover position and single-difference carrier ambiguities, updated
-with double-differenced phase and code, in the shape of RTKLIB's ``relpos`` (rtkpos.c).
+"""The RTK Kalman filter: rover position (and velocity) and single-difference carrier
+ambiguities, updated with double-differenced phase and code, in the shape of RTKLIB's ``relpos``
+(rtkpos.c). The algebra is the pure kernel of :mod:`gnss.kalman` (predict, Joseph-form update).
 
-State: ``[x, y, z, N(sat 0, f 0), N(sat 0, f 1), ..., N(sat n-1, f nf-1)]`` (metres, cycles);
-an ambiguity is live while its satellite is tracked without a slip. Per epoch:
+State, in named blocks (:class:`gnss.kalman.Layout`): ``pos`` (ECEF, m), ``vel`` (ECEF, m/s;
+empty unless kinematic with ``dynamics``), ``amb`` (cycles: ``N(sat 0, f 0), N(sat 0, f 1), ...,
+N(sat n-1, f nf-1)``); an ambiguity is live while its satellite is tracked without a slip. Per
+epoch:
 
 0. zero-difference residuals with the hydrostatic zenith delay (Saastamoinen) mapped by Niell's
    function, RTKLIB's tropospheric model in relative mode (the wet part cancels over short
    baselines and is left to the ambiguities' noise), and each receiver's antenna phase-centre
    offset (and PCV) when it has an antenna model (:mod:`gnss.antex`);
-1. time update: kinematic re-seeds the position from the epoch's single-point solution with a
-   30 m sigma (no dynamics model, as RTKLIB with ``pos1-dynamics=off``); static keeps it;
-   ambiguities random-walk with ``prn_bias_cyc``. Ambiguities are reset on a loss-of-lock flag
-   at either receiver, a jump of the single-differenced geometry-free phase, an outage, or every
+1. time update. Position: without ``dynamics`` (RTKLIB's ``pos1-dynamics=off``) kinematic
+   re-seeds it from the epoch's single-point solution with a 30 m sigma and static keeps it;
+   with ``dynamics`` (kinematic) a constant-velocity model driven by white acceleration noise
+   (``accel_h_mps2``/``accel_v_mps2``) predicts position and velocity, restarting from the
+   single point when it loses it (RTKLIB's ``udpos``). Ambiguities random-walk with
+   ``prn_bias_cyc``; they are reset on a loss-of-lock flag at either receiver, a jump of the
+   single-differenced geometry-free phase, a Doppler-phase disagreement, an outage, or every
    epoch in ``instantaneous`` mode; a new ambiguity starts at phase minus code (30-cycle sigma).
 2. measurement update with double differences against the highest satellite of each system
    and frequency (its covariance is exact: the reference's noise is shared), innovations
@@ -32,6 +38,7 @@ from numpy.typing import NDArray
 from gnss.antex import ReceiverModel, range_correction_m
 from gnss.atmosphere import niell_hydrostatic, saastamoinen_m
 from gnss.geodesy import ecef_to_geodetic, enu_rotation
+from gnss.kalman import Layout, predict, reset, update
 from gnss.orbits import C_MPS
 from gnss.quality import SolutionQuality
 from gnss.rtk.ambiguity import Fix, WarmStart, resolve
@@ -100,6 +107,50 @@ def _day_of_year(t_gpst_s: float) -> float:
     return 1.0 + float((t - year_start) / np.timedelta64(1, "s") + t_gpst_s % 1.0) / 86400.0
 
 
+@dataclass(slots=True, eq=False)
+class _Signals:
+    """Per satellite and frequency slot: what the filter tracks besides its state. Columns grow
+    at the end as satellites rise, so existing indices stay valid."""
+
+    wl: F64  # (n_sats, nf) wavelength, m
+    system: NDArray[np.int64]  # (n_sats,) SYSTEM_INDEX
+    live: NDArray[np.bool_]  # (n_sats * nf,) ambiguity state in use
+    outage: NDArray[np.int64]  # (n_sats * nf,) epochs since the phase was last usable
+    gf_prev: F64  # (n_sats,) last single-differenced geometry-free phase, m
+    hatch_n: F64  # (n_sats, nf) carrier-smoothing window so far (DGNSS)
+    hatch_pr: F64  # (n_sats, nf) last smoothed single-differenced code, m
+    hatch_cp: F64  # (n_sats, nf) last single-differenced carrier, m
+    doppler: tuple[DopplerTracker, DopplerTracker]  # rover, base
+
+    @classmethod
+    def empty(cls, nf: int) -> _Signals:
+        z = np.zeros((0, nf))
+        trackers = (DopplerTracker(0, nf), DopplerTracker(0, nf))
+        none = np.zeros(0, dtype=np.int64)
+        return cls(z, none, np.zeros(0, bool), none, np.zeros(0), z, z, z, trackers)
+
+    @property
+    def n_sats(self) -> int:
+        return int(self.wl.shape[0])
+
+    @property
+    def nf(self) -> int:
+        return int(self.wl.shape[1])
+
+    def grow(self, sats: NDArray[np.str_], wavelength_m: F64) -> None:
+        n_new, nf = len(sats), self.nf
+        self.wl = np.vstack([self.wl, wavelength_m])
+        self.system = np.concatenate([self.system, [SYSTEM_INDEX[s[0]] for s in sats.tolist()]])
+        self.live = np.concatenate([self.live, np.zeros(n_new * nf, dtype=bool)])
+        self.outage = np.concatenate([self.outage, np.zeros(n_new * nf, dtype=np.int64)])
+        self.gf_prev = np.concatenate([self.gf_prev, np.full(n_new, np.nan)])
+        self.hatch_n = np.vstack([self.hatch_n, np.zeros((n_new, nf))])
+        self.hatch_pr = np.vstack([self.hatch_pr, np.full((n_new, nf), np.nan)])
+        self.hatch_cp = np.vstack([self.hatch_cp, np.full((n_new, nf), np.nan)])
+        for tracker in self.doppler:
+            tracker.grow(n_new)
+
+
 class RtkFilter:
     def __init__(
         self,
@@ -111,29 +162,42 @@ class RtkFilter:
     ) -> None:
         self.opt = options
         self.rover_ant, self.base_ant = antennas
-        self.n_sats, self.nf = wavelength_m.shape
-        self.wl = wavelength_m
         self.base = np.asarray(base_ecef_m, dtype=np.float64)
-        self.system = np.array([SYSTEM_INDEX[s[0]] for s in sats.tolist()], dtype=np.int64)
+        self.sig = _Signals.empty(wavelength_m.shape[1])
         # position (and in kinematic mode with dynamics, velocity) before the ambiguities
         self.dynamics = options.dynamics and options.mode == "kinematic"
-        self.na = 6 if self.dynamics else 3
-        n = self.na + self.n_sats * self.nf
-        self.x = np.zeros(n)
-        self.p = np.zeros((n, n))
+        self.layout = Layout({"pos": 3, "vel": 3 if self.dynamics else 0, "amb": 0})
+        self.x = np.zeros(self.layout.size)
+        self.p = np.zeros((self.layout.size, self.layout.size))
         self.pos_ready = False
-        self.live = np.zeros(self.n_sats * self.nf, dtype=bool)
-        self.outage = np.zeros(self.n_sats * self.nf, dtype=np.int64)
-        self.gf_prev = np.full(self.n_sats, np.nan)
         self.t_prev: float | None = None
         self._doy = 1.0
         self.fix_run = 0
         self.warm = WarmStart()
-        self._hatch_n = np.zeros((self.n_sats, self.nf))
-        self._hatch_pr = np.full((self.n_sats, self.nf), np.nan)
-        self._hatch_cp = np.full((self.n_sats, self.nf), np.nan)
         self.use_phase = options.mode in ("kinematic", "static")
-        self._doppler = (DopplerTracker(self.n_sats, self.nf), DopplerTracker(self.n_sats, self.nf))
+        self.add_satellites(sats, wavelength_m)
+
+    @property
+    def n_sats(self) -> int:
+        return self.sig.n_sats
+
+    @property
+    def nf(self) -> int:
+        return self.sig.nf
+
+    @property
+    def wl(self) -> F64:
+        return self.sig.wl
+
+    @property
+    def system(self) -> NDArray[np.int64]:
+        return self.sig.system
+
+    @property
+    def amb0(self) -> int:
+        """State index of the first ambiguity: ambiguity ``k`` (satellite ``k // nf``, slot
+        ``k % nf``) is state ``amb0 + k``."""
+        return self.layout.start("amb")
 
     def add_satellites(self, sats: NDArray[np.str_], wavelength_m: F64) -> None:
         """Append satellite columns (a live stream meets satellites as they rise). Their states
@@ -142,28 +206,19 @@ class RtkFilter:
         n_new = len(sats)
         if n_new == 0:
             return
-        self.wl = np.vstack([self.wl, wavelength_m])
-        self.system = np.concatenate([self.system, [SYSTEM_INDEX[s[0]] for s in sats.tolist()]])
-        self.n_sats += n_new
+        self.sig.grow(sats, wavelength_m)
         grow = n_new * self.nf
+        self.layout = self.layout.resized("amb", self.n_sats * self.nf)
         self.x = np.concatenate([self.x, np.zeros(grow)])
         self.p = np.pad(self.p, ((0, grow), (0, grow)))
-        self.live = np.concatenate([self.live, np.zeros(grow, dtype=bool)])
-        self.outage = np.concatenate([self.outage, np.zeros(grow, dtype=np.int64)])
-        self.gf_prev = np.concatenate([self.gf_prev, np.full(n_new, np.nan)])
-        self._hatch_n = np.vstack([self._hatch_n, np.zeros((n_new, self.nf))])
-        self._hatch_pr = np.vstack([self._hatch_pr, np.full((n_new, self.nf), np.nan)])
-        self._hatch_cp = np.vstack([self._hatch_cp, np.full((n_new, self.nf), np.nan)])
-        for tracker in self._doppler:
-            tracker.grow(n_new)
 
     def restart_signals(self, sats: NDArray[np.intp], slots: NDArray[np.intp], wavelength_m: F64) -> None:
         """Signals now on another carrier: their ambiguities, geometry-free history and carrier
         smoothing start over."""
-        self.wl[sats, slots] = wavelength_m
-        self.live[sats * self.nf + slots] = False
-        self.gf_prev[sats] = np.nan
-        self._hatch_n[sats, slots] = 0.0
+        self.sig.wl[sats, slots] = wavelength_m
+        self.sig.live[sats * self.nf + slots] = False
+        self.sig.gf_prev[sats] = np.nan
+        self.sig.hatch_n[sats, slots] = 0.0
 
     # -- residuals ------------------------------------------------------------------------
 
@@ -187,46 +242,44 @@ class RtkFilter:
 
     # -- time update ----------------------------------------------------------------------
 
-    def _reset(self, k: NDArray[np.intp], value: F64, var: float) -> None:
-        self.x[k] = value
-        self.p[k, :] = 0.0
-        self.p[:, k] = 0.0
-        self.p[k, k] = var
+    def _reset(self, k: NDArray[np.intp] | slice, value: F64, var: float) -> None:
+        reset(self.x, self.p, k, value, var)
 
     def _time_update(self, ep: EpochObs, phase_ok: NDArray[np.bool_], dt: float) -> None:
         kinematic = self.opt.mode in ("kinematic", "dgnss")
         if self.dynamics:
             self._predict_motion(ep.spp_ecef_m, dt)
         elif kinematic or not self.pos_ready:
-            self._reset(np.arange(3), ep.spp_ecef_m, VAR_POS_M2)
+            self._reset(self.layout.slice("pos"), ep.spp_ecef_m, VAR_POS_M2)
             self.pos_ready = True
         if not self.use_phase:
             return
+        sig, amb0 = self.sig, self.amb0
         flat_ok = phase_ok.ravel()
         if self.opt.ar == "instantaneous":
-            self.live[:] = False
-        self.outage = np.where(flat_ok, 0, self.outage + 1)
-        self.live &= self.outage <= self.opt.max_outage_epochs
+            sig.live[:] = False
+        sig.outage = np.where(flat_ok, 0, sig.outage + 1)
+        sig.live &= sig.outage <= self.opt.max_outage_epochs
         slip = ((ep.rover_lli & 1) != 0) | ((ep.base_lli & 1) != 0)
         if self.nf >= 2:
             sd_cp = ep.rover_cp[:, :2] - ep.base_cp[:, :2]
             gf = self.wl[:, 0] * sd_cp[:, 0] - self.wl[:, 1] * sd_cp[:, 1]
-            jump = np.abs(gf - self.gf_prev) > self.opt.slip_gf_m
+            jump = np.abs(gf - sig.gf_prev) > self.opt.slip_gf_m
             slip |= jump[:, None]
-            self.gf_prev = np.where(np.isfinite(gf), gf, self.gf_prev)
+            sig.gf_prev = np.where(np.isfinite(gf), gf, sig.gf_prev)
         if self.opt.slip_doppler_m > 0.0 and ep.rover_dop is not None and ep.base_dop is not None:
             thr = self.opt.slip_doppler_m
-            slip |= self._doppler[0].update(ep.t_gpst_s, ep.rover_cp, ep.rover_dop, self.wl, thr)
-            slip |= self._doppler[1].update(ep.t_gpst_s - ep.age_s, ep.base_cp, ep.base_dop, self.wl, thr)
-        live_idx = self.na + np.flatnonzero(self.live)
+            slip |= sig.doppler[0].update(ep.t_gpst_s, ep.rover_cp, ep.rover_dop, self.wl, thr)
+            slip |= sig.doppler[1].update(ep.t_gpst_s - ep.age_s, ep.base_cp, ep.base_dop, self.wl, thr)
+        live_idx = amb0 + np.flatnonzero(sig.live)  # ambiguities random-walk: F = I, Q diagonal
         self.p[live_idx, live_idx] += self.opt.prn_bias_cyc**2 * abs(dt)
-        start = flat_ok & (~self.live | slip.ravel())
+        start = flat_ok & (~sig.live | slip.ravel())
         if start.any():
             k = np.flatnonzero(start)
             sd_cp = (ep.rover_cp - ep.base_cp).ravel()[k]
             sd_pr = (ep.rover_pr - ep.base_pr).ravel()[k]
-            self._reset(self.na + k, sd_cp - sd_pr / self.wl.ravel()[k], self.opt.std_bias_cyc**2)
-            self.live[k] = True
+            self._reset(amb0 + k, sd_cp - sd_pr / self.wl.ravel()[k], self.opt.std_bias_cyc**2)
+            sig.live[k] = True
 
     def _predict_motion(self, spp_ecef_m: F64, dt: float) -> None:
         """Constant velocity driven by white acceleration noise (horizontal and vertical sigmas
@@ -235,29 +288,27 @@ class RtkFilter:
         epoch, after a gap, or - as RTKLIB's ``udpos`` - when the predicted position has lost
         the single point: farther from it than 30 m and three of its own sigmas (a fresh start's
         10 m/s sigma lets a fast vehicle's first second through)."""
+        pos, vel = self.layout.slice("pos"), self.layout.slice("vel")
         if self.pos_ready and 0.0 < dt <= MOTION_MAX_GAP_S:
-            self.x[:3] += dt * self.x[3:6]
-            self.p[:3, :] += dt * self.p[3:6, :]
-            self.p[:, :3] += dt * self.p[:, 3:6]
-            lat, lon, _ = ecef_to_geodetic(self.x[:3])
+            lat, lon, _ = ecef_to_geodetic(self.x[pos] + dt * self.x[vel])
             rot = enu_rotation(lat, lon)  # ECEF -> ENU
             h2, v2 = self.opt.accel_h_mps2**2, self.opt.accel_v_mps2**2
             q = rot.T @ np.diag([h2, h2, v2]) @ rot
-            self.p[:3, :3] += q * dt**3 / 3.0
-            self.p[:3, 3:6] += q * dt**2 / 2.0
-            self.p[3:6, :3] += q * dt**2 / 2.0
-            self.p[3:6, 3:6] += q * dt
-            gate = max(MOTION_RESET_M, 3.0 * float(np.sqrt(np.trace(self.p[:3, :3]))))
-            if np.linalg.norm(self.x[:3] - spp_ecef_m) <= gate:
+            eye, zero = np.eye(3), np.zeros((3, 3))
+            f = np.block([[eye, dt * eye], [zero, eye]])  # the motion block [pos, vel], contiguous
+            q_motion = np.block([[q * dt**3 / 3.0, q * dt**2 / 2.0], [q * dt**2 / 2.0, q * dt]])
+            self.x, self.p = predict(self.x, self.p, f, q_motion, block=slice(pos.start, vel.stop))
+            gate = max(MOTION_RESET_M, 3.0 * float(np.sqrt(np.trace(self.p[pos, pos]))))
+            if np.linalg.norm(self.x[pos] - spp_ecef_m) <= gate:
                 return
-        self._reset(np.arange(3), spp_ecef_m, VAR_POS_M2)
-        self._reset(np.arange(3, 6), np.zeros(3), VAR_VEL_M2S2)
+        self._reset(pos, spp_ecef_m, VAR_POS_M2)
+        self._reset(vel, np.zeros(3), VAR_VEL_M2S2)
         self.pos_ready = True
 
     @property
     def velocity_mps(self) -> F64 | None:
         """ECEF velocity (m/s) in kinematic mode with dynamics, else None."""
-        return self.x[3:6].copy() if self.dynamics else None
+        return self.x[self.layout.slice("vel")].copy() if self.dynamics else None
 
     # -- measurement update ---------------------------------------------------------------
 
@@ -272,7 +323,7 @@ class RtkFilter:
     ) -> tuple[F64, F64, F64, NDArray[np.intp]]:
         """Innovations, design matrix and covariance of all double differences; also the
         satellites of the phase ones (for the satellite count)."""
-        n_state = self.x.size
+        n_state, pos, amb0 = self.x.size, self.layout.slice("pos"), self.amb0
         vs: list[F64] = []
         hs: list[F64] = []
         blocks: list[F64] = []
@@ -293,9 +344,9 @@ class RtkFilter:
                     oth = members[members != ref]
                     y = y_all[oth, f] - y_all[ref, f]
                     h = np.zeros((oth.size, n_state))
-                    h[:, :3] = -(res.los[oth] - res.los[ref])
+                    h[:, pos] = -(res.los[oth] - res.los[ref])
                     if is_phase:
-                        ki, kr = self.na + oth * self.nf + f, self.na + ref * self.nf + f
+                        ki, kr = amb0 + oth * self.nf + f, amb0 + ref * self.nf + f
                         rows = np.arange(oth.size)
                         h[rows, ki] = self.wl[oth, f]
                         h[rows, kr] = -self.wl[ref, f]
@@ -320,12 +371,7 @@ class RtkFilter:
         return np.concatenate(vs), np.vstack(hs), r, sats_used
 
     def _update(self, v: F64, h: F64, r: F64) -> None:
-        ph = self.p @ h.T
-        s = h @ ph + r
-        k = np.linalg.solve(s, ph.T).T
-        self.x = self.x + k @ v
-        self.p = self.p - k @ ph.T
-        self.p = 0.5 * (self.p + self.p.T)
+        self.x, self.p = update(self.x, self.p, v, h, r)
 
     # -- one epoch ------------------------------------------------------------------------
 
@@ -343,7 +389,8 @@ class RtkFilter:
         code_ok = above[:, None] & np.isfinite(ep.rover_pr) & np.isfinite(ep.base_pr) & wl_ok
         phase_ok = code_ok & np.isfinite(ep.rover_cp) & np.isfinite(ep.base_cp)
         self._time_update(ep, phase_ok, dt)
-        res = self._residuals(self.x[:3], ep, (ph_b, co_b))
+        pos = self.layout.slice("pos")
+        res = self._residuals(self.x[pos], ep, (ph_b, co_b))
         if not self.use_phase and self.opt.code_smoothing_s > 0:
             sd_pr = ep.rover_pr - ep.base_pr
             smoothed = self._hatch(ep, sd_pr, phase_ok, dt)
@@ -357,7 +404,7 @@ class RtkFilter:
         self._update(v, h, r)
         ns = int(used.size) if self.use_phase else int(above.sum())
         if not self.use_phase:
-            return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), SolutionQuality.DGPS, ns, 0.0)
+            return EpochResult(self.x[pos].copy(), self.p[pos, pos].copy(), SolutionQuality.DGPS, ns, 0.0)
         ratio = 0.0
         if self.opt.ar != "off":
             fixed = self._resolve(ep, phase_ok, res.el, (ph_b, co_b))
@@ -368,7 +415,7 @@ class RtkFilter:
                 return EpochResult(fixed.pos_m, fixed.pos_cov, SolutionQuality.FIX, ns, fixed.ratio)
             ratio = fixed
         self.fix_run = 0
-        return EpochResult(self.x[:3].copy(), self.p[:3, :3].copy(), SolutionQuality.FLOAT, ns, ratio)
+        return EpochResult(self.x[pos].copy(), self.p[pos, pos].copy(), SolutionQuality.FLOAT, ns, ratio)
 
     def _hatch(self, ep: EpochObs, sd_pr: F64, phase_ok: NDArray[np.bool_], dt: float) -> F64:
         """Single-differenced code smoothed by single-differenced carrier (Hatch filter): the
@@ -377,26 +424,27 @@ class RtkFilter:
         the ionosphere's code-carrier divergence cancels in the single difference."""
         sd_cp_m = self.wl * (ep.rover_cp - ep.base_cp)
         slip = ((ep.rover_lli & 1) != 0) | ((ep.base_lli & 1) != 0)
-        carry = phase_ok & ~slip & (self._hatch_n > 0)
+        sig = self.sig
+        carry = phase_ok & ~slip & (sig.hatch_n > 0)
         n_max = max(1.0, self.opt.code_smoothing_s / dt) if dt > 0 else 1.0
-        n = np.where(carry, np.minimum(self._hatch_n + 1.0, n_max), 1.0)
-        predicted = self._hatch_pr + (sd_cp_m - self._hatch_cp)
+        n = np.where(carry, np.minimum(sig.hatch_n + 1.0, n_max), 1.0)
+        predicted = sig.hatch_pr + (sd_cp_m - sig.hatch_cp)
         smoothed = np.where(carry, sd_pr / n + (n - 1.0) / n * predicted, sd_pr)
-        self._hatch_n = np.where(phase_ok, n, 0.0)
-        self._hatch_pr = smoothed
-        self._hatch_cp = sd_cp_m
+        sig.hatch_n = np.where(phase_ok, n, 0.0)
+        sig.hatch_pr = smoothed
+        sig.hatch_cp = sd_cp_m
         return np.asarray(smoothed, dtype=np.float64)
 
     def _resolve(
         self, ep: EpochObs, phase_ok: NDArray[np.bool_], el: F64, base_zd: tuple[F64, F64]
     ) -> Fix | float:
-        flat = np.flatnonzero(phase_ok.ravel() & self.live)
+        flat = np.flatnonzero(phase_ok.ravel() & self.sig.live)
         sat_of = flat // self.nf
         groups = self.system[sat_of] * 8 + flat % self.nf
         out = resolve(
             self.x,
             self.p,
-            self.na + flat,
+            self.amb0 + flat,
             groups,
             el[sat_of],
             sat_of,
@@ -411,7 +459,7 @@ class RtkFilter:
     def _valid_fix(self, fix: Fix, ep: EpochObs, base_zd: tuple[F64, F64]) -> bool:
         """Residuals of the fixed double-differenced phases within 4 sigma of the noise model."""
         res = self._residuals(fix.pos_m, ep, base_zd)
-        k_i, k_r = fix.pairs[:, 0] - self.na, fix.pairs[:, 1] - self.na
+        k_i, k_r = fix.pairs[:, 0] - self.amb0, fix.pairs[:, 1] - self.amb0
         s_i, f_i, s_r = k_i // self.nf, k_i % self.nf, k_r // self.nf
         wl = self.wl[s_i, f_i]
         v = res.phase[s_i, f_i] - res.phase[s_r, f_i] - wl * fix.dd_cyc
