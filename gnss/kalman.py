@@ -36,7 +36,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 import numpy as np
 import scipy.linalg  # type: ignore[import-untyped, unused-ignore]
@@ -63,8 +62,8 @@ class Layout:
                 raise ValueError(f"block {name!r} has negative size {size}")
             out[name] = slice(start, start + size)
             start += size
-        object.__setattr__(self, "sizes", MappingProxyType(dict(self.sizes)))
-        object.__setattr__(self, "_slices", MappingProxyType(out))
+        object.__setattr__(self, "sizes", dict(self.sizes))  # (plain dicts: a filter pickles)
+        object.__setattr__(self, "_slices", out)
 
     @property
     def size(self) -> int:
