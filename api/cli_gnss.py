@@ -18,11 +18,12 @@ from core.settings import Settings
 from gnss.inspect import inspect_file
 from gnss.ntrip.upstream import NtripUrl, parse_ntrip_url
 from gnss.rtk.options import RtkOptions
-from gnss.rtk.pool import RtkPool, SessionSpec
+from gnss.rtk.pool import SessionSpec
 from hardware.cloud_rtk import CloudRtk
 from hardware.gnss_agent import forward, serial_source, tcp_source
 from hardware.gnss_listener import ReceiverListener
 from hardware.gnss_replay import paced_chunks
+from hardware.rtk_stream import make_pool
 
 gnss_app = typer.Typer(help="GNSS receivers: captures, TCP listener, agent, replay", no_args_is_help=True)
 out = Console()
@@ -122,7 +123,7 @@ async def _listen(host: str, port: int, cloud: tuple[NtripUrl, SessionSpec, int]
     rtk = None
     if cloud is not None:
         source, spec, workers = cloud
-        pool = RtkPool(workers)
+        pool = make_pool(settings.rtk_transport, workers, settings.rtk_redis_url or settings.redis_url)
         pool.start()
         rtk = CloudRtk(pool, source, spec)
         out.print(f"cloud RTK: {workers} worker(s), bases from {source.host}:{source.port}/{source.mount}")

@@ -40,6 +40,7 @@ from gnss.rtk.pool import RtkPool, SessionSpec
 from hardware.cloud_rtk import CloudRtk
 from hardware.district_sim import DistrictSimulator, Endpoints
 from hardware.gnss_listener import ReceiverListener
+from hardware.rtk_stream import RedisRtkPool, make_pool
 from parking.ntrip.accounts import DatabaseAccounts
 from parking.ntrip.live import publish_caster_state
 
@@ -158,10 +159,11 @@ async def run_district(
     publisher = asyncio.create_task(publish_caster_state(store, caster.snapshot))
 
     rtk_source = rtk_source_for(settings, config, creds)
-    pool: RtkPool | None = None
+    pool: RtkPool | RedisRtkPool | None = None
     cloud: CloudRtk | None = None
     if rtk_source is not None:
-        pool = RtkPool(config.rtk_workers)
+        rtk_redis = settings.rtk_redis_url or settings.redis_url
+        pool = make_pool(settings.rtk_transport, config.rtk_workers, rtk_redis)
         pool.start()
         options = RtkOptions(mode="kinematic", systems="CGEJ", freqs=2)
         cloud = CloudRtk(pool, rtk_source, SessionSpec(options))
@@ -230,7 +232,7 @@ async def _shutdown(
     server: uvicorn.Server,
     caster_server: asyncio.Server,
     listener_server: asyncio.Server,
-    pool: RtkPool | None,
+    pool: RtkPool | RedisRtkPool | None,
     publisher: asyncio.Task[None],
 ) -> None:
     simulator = district.tasks.pop("simulator", None)

@@ -89,10 +89,16 @@ class Settings(BaseSettings):
         description="cloud RTK's base source, ntrip://user:pass@host:port/NEAREST; unset: no cloud RTK",
     )
     rtk_workers: int = Field(default=1, ge=1, description="cloud RTK worker processes")
+    rtk_transport: Literal["local", "redis"] = Field(
+        default="local",
+        description="cloud RTK workers: local = processes of this one (embedded default); redis = "
+        "`python -m hardware.rtk_stream` workers on any node, fed through Redis streams",
+    )
+    rtk_redis_url: str | None = Field(default=None, description="Redis of the RTK streams; unset: redis_url")
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("redis_url", "mqtt_url", "admin_token", "rtk_caster_url", mode="before")
+    @field_validator("redis_url", "mqtt_url", "admin_token", "rtk_caster_url", "rtk_redis_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

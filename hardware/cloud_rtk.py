@@ -23,6 +23,7 @@ import structlog
 from gnss.fixes import PositionFix
 from gnss.ntrip.upstream import NtripPull, NtripUrl
 from gnss.rtk.pool import RtkPool, SessionSpec
+from hardware.rtk_stream import RedisRtkPool
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +31,14 @@ log = structlog.get_logger(__name__)
 class BasePull(NtripPull):
     """The base stream of one rover session: every byte goes to that session."""
 
-    def __init__(self, pool: RtkPool, session: str, source: NtripUrl, link: RoverLink, gga_every_s: float):
+    def __init__(
+        self,
+        pool: RtkPool | RedisRtkPool,
+        session: str,
+        source: NtripUrl,
+        link: RoverLink,
+        gga_every_s: float,
+    ):
         super().__init__(
             source.host,
             source.port,
@@ -69,7 +77,7 @@ class CloudRtk:
     """The listener's side of cloud RTK: one :class:`RoverLink` per rover connection."""
 
     def __init__(
-        self, pool: RtkPool, source: NtripUrl, spec: SessionSpec, *, gga_every_s: float = 5.0
+        self, pool: RtkPool | RedisRtkPool, source: NtripUrl, spec: SessionSpec, *, gga_every_s: float = 5.0
     ) -> None:
         self.pool, self.source, self.spec = pool, source, spec
         self.gga_every_s = gga_every_s
