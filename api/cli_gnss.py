@@ -23,7 +23,7 @@ from hardware.cloud_rtk import CloudRtk
 from hardware.gnss_agent import forward, serial_source, tcp_source
 from hardware.gnss_listener import ReceiverListener
 from hardware.gnss_replay import paced_chunks
-from hardware.rtk_stream import make_pool
+from hardware.rtk_stream_pool import make_pool
 
 gnss_app = typer.Typer(help="GNSS receivers: captures, TCP listener, agent, replay", no_args_is_help=True)
 out = Console()

@@ -40,7 +40,7 @@ from gnss.rtk.pool import RtkPool, SessionSpec
 from hardware.cloud_rtk import CloudRtk
 from hardware.district_sim import DistrictSimulator, Endpoints
 from hardware.gnss_listener import ReceiverListener
-from hardware.rtk_stream import RedisRtkPool, make_pool
+from hardware.rtk_stream_pool import RedisRtkPool, make_pool
 from parking.ntrip.accounts import DatabaseAccounts
 from parking.ntrip.live import publish_caster_state
 

@@ -23,7 +23,7 @@ import structlog
 from gnss.fixes import PositionFix
 from gnss.ntrip.upstream import NtripPull, NtripUrl
 from gnss.rtk.pool import RtkPool, SessionSpec
-from hardware.rtk_stream import RedisRtkPool
+from hardware.rtk_stream_pool import RedisRtkPool
 
 log = structlog.get_logger(__name__)
 

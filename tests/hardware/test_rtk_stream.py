@@ -27,7 +27,8 @@ from gnss.rtk.live import LiveRtk
 from gnss.rtk.options import RtkOptions
 from gnss.rtk.pool import SessionSpec
 from hardware.gnss_replay import paced_chunks
-from hardware.rtk_stream import Keys, RedisRtkPool
+from hardware.rtk_stream import Keys
+from hardware.rtk_stream_pool import RedisRtkPool
 from tests.support import REDIS_URL
 
 ROOT = Path(__file__).parents[2]
