@@ -235,7 +235,7 @@ def test_separate_processes_share_live_state_through_redis(tmp_path: Path) -> No
     ]
     base = f"http://127.0.0.1:{api}"
     try:
-        _until("the API", 60, lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
+        _until("the API", 90, lambda: httpx.get(f"{base}/healthz", timeout=1).status_code == 200)
 
         def cmp01() -> dict[str, Any] | None:
             mounts = httpx.get(f"{base}/v1/ntrip/mounts", headers={"Authorization": f"Bearer {ADMIN}"}).json()
