@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from core.errors import Conflict, Invalid, NotFound
@@ -46,3 +48,35 @@ async def test_names_tenancy_and_what_the_caster_accepts(client: Client) -> None
     assert await accounts.client_allowed("NEAREST", "any", driver.token)
     assert not await accounts.client_allowed("YP01", "any", driver.token)
     assert [m.name for m in await accounts.mounts()] == ["YP01"]
+
+
+async def test_rovers_arriving_together_share_one_lookup_and_one_scrypt(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A caster restarting gets thousands of rovers at once: the requests naming one account
+    share the account's lookup and the scrypt of their password while it runs, and still see a
+    removed account from the next connection on."""
+    from parking.ntrip import accounts as accounts_module
+
+    async with unit(client) as ctx:
+        op = Principal(Role.OPERATOR, (await identity.create_operator(ctx, ADMIN, "Op")).id)
+        await ntrip.create_mount(ctx, op, "YP02", "base-secret")
+        await ntrip.create_user(ctx, op, "fleet", "rover-secret", ["YP02"])
+    scrypts: list[str] = []
+    real_verify = accounts_module.verify_password
+
+    def counted(password: str, stored: str) -> bool:
+        scrypts.append(password)
+        return real_verify(password, stored)
+
+    monkeypatch.setattr(accounts_module, "verify_password", counted)
+    accounts = DatabaseAccounts(client.app.state.beidou.sessionmaker)
+    right = [accounts.client_allowed("YP02", "fleet", "rover-secret") for _ in range(50)]
+    wrong = [accounts.client_allowed("YP02", "fleet", "not-the-secret") for _ in range(50)]
+    answers = await asyncio.gather(*right, *wrong)
+    assert answers == [True] * 50 + [False] * 50
+    assert sorted(scrypts) == ["not-the-secret", "rover-secret"]  # one scrypt per password
+    assert accounts._inflight == {}  # nothing left behind once answered
+    async with unit(client) as ctx:
+        await ntrip.delete(ctx, op, AccountKind.USER, "fleet")
+    assert not await accounts.client_allowed("YP02", "fleet", "rover-secret")
