@@ -5,7 +5,8 @@ once, without a restart. Verifying a scrypt hash costs ~50 ms of CPU, so a verif
 password) pair is remembered for a minute - by a digest of the password, never the password
 itself - and the mount list for a second. Rovers arriving together (thousands at once when a
 caster restarts) share work already under way instead of each doing it again: one lookup of an
-account for all the requests naming it while that lookup runs, and one scrypt for all the
+account for all the requests naming it while that lookup runs (one of the mount list for all
+the requests that find it stale), and one scrypt for all the
 requests with the same password while it runs. A shared answer is never older than the oldest
 of those requests, so a changed account still counts from the next connection.
 
@@ -68,9 +69,13 @@ class DatabaseAccounts:
     async def mounts(self) -> list[MountInfo]:
         now = time.monotonic()
         if self._mounts is None or now - self._mounts[0] > MOUNTS_TTL_S:
-            async with self.sessionmaker() as db:
-                rows = await repo.mounts(db)
-            self._mounts = (now, [MountInfo(r.name, r.identifier or r.name) for r in rows])
+
+            async def lookup() -> list[MountInfo]:
+                async with self.sessionmaker() as db:
+                    rows = await repo.mounts(db)
+                return [MountInfo(r.name, r.identifier or r.name) for r in rows]
+
+            self._mounts = (now, await self._shared("mounts", lookup))
         return self._mounts[1]
 
     async def source_allowed(self, mount: str, user: str | None, password: str | None) -> bool:
