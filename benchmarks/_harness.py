@@ -99,22 +99,47 @@ def _read(path: str) -> str:
         return ""
 
 
-def tcp_counters() -> dict[str, int]:
-    """TCP retransmissions (/proc/net/snmp) and packets the kernel's per-CPU backlog dropped
-    (/proc/net/softnet_stat, second column, summed over CPUs)."""
-    out: dict[str, int] = {}
-    lines = [ln.split() for ln in _read("/proc/net/snmp").splitlines() if ln.startswith("Tcp:")]
-    if len(lines) == 2:
-        out.update(
-            {k: int(v) for k, v in zip(lines[0][1:], lines[1][1:], strict=True) if k in ("RetransSegs",)}
-        )
-    dropped = 0
-    for ln in _read("/proc/net/softnet_stat").splitlines():
-        cols = ln.split()
-        if len(cols) > 1:
-            dropped += int(cols[1], 16)
-    out["backlog_dropped"] = dropped
+# The kernel's counters a network benchmark reports beside its latencies: (file's table, name).
+NET_COUNTERS = {
+    "RetransSegs": "Tcp",  # segments retransmitted, for any reason
+    "TCPTimeouts": "TcpExt",  # retransmission timeouts (RTO) that fired: each stalls >= 200 ms
+    "TCPSynRetrans": "TcpExt",  # SYNs sent again (a connect that waited for its RTO)
+    "ListenOverflows": "TcpExt",  # handshakes dropped because a listener's accept queue was full
+    "ListenDrops": "TcpExt",  # every SYN or handshake a listener dropped (overflows included)
+}
+
+
+def parse_proc_table(text: str) -> dict[str, dict[str, int]]:
+    """``/proc/net/snmp`` or ``/proc/net/netstat``: pairs of lines ``Table: names...`` then
+    ``Table: values...``, as {table: {name: value}}."""
+    out: dict[str, dict[str, int]] = {}
+    lines = [ln.split() for ln in text.splitlines() if ln.strip()]
+    for head, values in zip(lines[::2], lines[1::2], strict=False):
+        if head[0] != values[0] or not head[0].endswith(":"):
+            continue
+        out[head[0][:-1]] = {k: int(v) for k, v in zip(head[1:], values[1:], strict=True)}
     return out
+
+
+def parse_softnet_dropped(text: str) -> int:
+    """Packets dropped because a CPU's input backlog (``net.core.netdev_max_backlog``) was
+    full: the second column of ``/proc/net/softnet_stat`` (hexadecimal, one line per CPU)."""
+    return sum(int(cols[1], 16) for cols in (ln.split() for ln in text.splitlines()) if len(cols) > 1)
+
+
+def tcp_counters() -> dict[str, int]:
+    """The counters of ``NET_COUNTERS`` (from /proc/net/snmp and /proc/net/netstat) and
+    ``backlog_dropped`` (/proc/net/softnet_stat, summed over CPUs); all grow for the whole
+    machine, so a run reports their difference over its window."""
+    tables = {**parse_proc_table(_read("/proc/net/snmp")), **parse_proc_table(_read("/proc/net/netstat"))}
+    out = {name: tables[table][name] for name, table in NET_COUNTERS.items() if name in tables.get(table, {})}
+    out["backlog_dropped"] = parse_softnet_dropped(_read("/proc/net/softnet_stat"))
+    return out
+
+
+def counter_delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """What each counter grew by between two ``tcp_counters()`` readings."""
+    return {k: after[k] - before[k] for k in after if k in before}
 
 
 def machine_state() -> dict[str, Any]:
