@@ -168,7 +168,7 @@ async def run_district(
     listener = ReceiverListener(sessionmaker, settings, store, rtk=cloud)
     listener_server = await listener.serve(host, config.listener_port)
 
-    app = create_app(settings, live_store=store)
+    app = create_app(settings, live_store=store, ocpp=True)
     server = _Server(
         uvicorn.Config(
             app,

@@ -89,6 +89,8 @@ class Settings(BaseSettings):
         description="cloud RTK's base source, ntrip://user:pass@host:port/NEAREST; unset: no cloud RTK",
     )
     rtk_workers: int = Field(default=1, ge=1, description="cloud RTK worker processes")
+    ocpp_host: str = Field(default="127.0.0.1", description="interface of the OCPP central system")
+    ocpp_port: int = Field(default=9000, ge=0, le=65535, description="OCPP 1.6J central system port")
     log_level: str = "INFO"
     log_json: bool = True
 
