@@ -195,7 +195,11 @@ async def run_district(
                 )
             else:
                 endpoints = Endpoints(
-                    district.api_url, (local, config.caster_port), (local, config.listener_port), mqtt_url
+                    district.api_url,
+                    (local, config.caster_port),
+                    (local, config.listener_port),
+                    mqtt_url,
+                    ocpp_url=f"ws://{local}:{settings.ocpp_port}",
                 )
                 district.simulator = DistrictSimulator(endpoints, creds, speed=config.sim_speed)
                 district.tasks["simulator"] = asyncio.create_task(district.simulator.run())

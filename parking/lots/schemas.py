@@ -96,7 +96,7 @@ class TariffIn(Strict):
     bands: Annotated[list[TariffBand], Field(min_length=1)]
     daily_cap_fen: Annotated[int, Field(ge=0)] | None = None
     cancellation: Cancellation | None = None
-    energy: EnergyTariffIn | None = None
+    energy: EnergyTariffIn | None = Field(default=None, description="charging prices (null: no chargers)")
 
 
 class LotIn(Strict):
