@@ -67,7 +67,10 @@ async def _start_central_system(state: AppState) -> None:
     """The OCPP 1.6J central system, one unit of work per charger message. A port already taken
     (another worker of this deployment has it) leaves the API serving without it."""
     settings = state.settings
-    central = CentralSystem(lambda: unit_of_work(state.sessionmaker, settings, state.live))
+    central = CentralSystem(
+        lambda: unit_of_work(state.sessionmaker, settings, state.live),
+        clock_skew_s=settings.device_clock_skew_s,
+    )
     try:
         await central.serve(settings.ocpp_host, settings.ocpp_port)
     except OSError as exc:

@@ -36,12 +36,17 @@ def parse_timestamp(raw: object) -> datetime:
 
 
 def register_readings(meter_values: Iterable[Mapping[str, Any]]) -> list[tuple[datetime, int]]:
-    """``(instant, Wh)`` of every energy register reading, in the order given (snake_case keys,
-    as the ``ocpp`` package hands them over)."""
+    """``(instant, Wh)`` of every energy register reading, in the order given (the wire's
+    camelCase keys, or the snake_case ones the ``ocpp`` package hands over)."""
     readings: list[tuple[datetime, int]] = []
     for entry in meter_values:
         ts = _timestamp(entry.get("timestamp"))
-        for sample in entry.get("sampled_value") or []:
+        samples = entry.get("sampledValue", entry.get("sampled_value"))
+        if samples is not None and not isinstance(samples, list):
+            raise Invalid("sampledValue is a list", code="bad_meter_value")
+        for sample in samples or []:
+            if not isinstance(sample, Mapping):
+                raise Invalid("a sampled value is an object", code="bad_meter_value")
             if sample.get("measurand", REGISTER) != REGISTER or sample.get("phase") is not None:
                 continue
             if sample.get("format", "Raw") != "Raw":

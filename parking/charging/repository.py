@@ -139,6 +139,19 @@ async def session_by_transaction(
     return await session.scalar(query)
 
 
+async def sessions_by_transactions(
+    session: AsyncSession, transaction_ids: Sequence[int]
+) -> dict[int, ChargingSession]:
+    """Running and stopped sessions of these transactions, locked (``FOR UPDATE`` on PostgreSQL)."""
+    result = await session.scalars(
+        select(ChargingSession)
+        .where(ChargingSession.transaction_id.in_(transaction_ids))
+        .order_by(ChargingSession.transaction_id)  # one lock order for every batch: no deadlock
+        .with_for_update()
+    )
+    return {row.transaction_id: row for row in result.all()}
+
+
 async def get_session(session: AsyncSession, session_id: uuid.UUID) -> ChargingSession | None:
     return await session.get(ChargingSession, session_id)
 
@@ -147,12 +160,20 @@ async def add_readings(
     session: AsyncSession, session_id: uuid.UUID, readings: Sequence[tuple[datetime, int]]
 ) -> None:
     """Store readings; an instant already stored keeps its first value (a resend is no change)."""
-    if not readings:
+    await add_readings_many(session, [(session_id, ts, wh) for ts, wh in readings])
+
+
+async def add_readings_many(session: AsyncSession, rows: Sequence[tuple[uuid.UUID, datetime, int]]) -> None:
+    """Readings of several sessions in few statements (the first value of an instant wins)."""
+    if not rows:
         return
     dialect = session.get_bind().dialect.name
     insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
-    rows = [{"session_id": session_id, "ts": ts, "wh": wh} for ts, wh in dict(readings).items()]
-    await session.execute(insert_(MeterReading).values(rows).on_conflict_do_nothing())
+    unique = {(sid, ts): wh for sid, ts, wh in reversed(rows)}  # the first of repeats in the batch
+    values = [{"session_id": sid, "ts": ts, "wh": wh} for (sid, ts), wh in unique.items()]
+    for first in range(0, len(values), 300):  # well under SQLite's bound-parameter limit
+        chunk = values[first : first + 300]
+        await session.execute(insert_(MeterReading).values(chunk).on_conflict_do_nothing())
 
 
 async def readings_of(session: AsyncSession, session_id: uuid.UUID) -> list[tuple[datetime, int]]:

@@ -390,24 +390,48 @@ async def _own_transaction(ctx: Ctx, ref: ChargePointRef, transaction_id: int) -
     return charging
 
 
+def check_readings(now: datetime, skew_s: float, readings: Sequence[tuple[datetime, int]]) -> None:
+    """Refuse readings dated ahead of the platform's clock (before anything is stored)."""
+    for ts, _ in readings:
+        if ts > now + timedelta(seconds=skew_s):
+            raise Invalid(
+                f"timestamp {ts.isoformat()} is ahead of the platform's clock", code="future_timestamp"
+            )
+
+
+MeterItem = tuple[ChargePointRef, int | None, Sequence[tuple[datetime, int]]]
+
+
 async def meter_values(
     ctx: Ctx, ref: ChargePointRef, transaction_id: int | None, readings: Sequence[tuple[datetime, int]]
 ) -> None:
-    """Register readings of a running transaction; resent or reordered readings change nothing
-    twice, and a stopped transaction's bill is not reopened."""
-    for ts, _ in readings:
-        _not_future(ctx, ts)
-    if transaction_id is None or not readings:
+    """Register readings of a running transaction (see ``meter_values_many``)."""
+    check_readings(ctx.now, ctx.settings.device_clock_skew_s, readings)
+    await meter_values_many(ctx, [(ref, transaction_id, readings)])
+
+
+async def meter_values_many(ctx: Ctx, items: Sequence[MeterItem]) -> None:
+    """Register readings of running transactions, many chargers' in one unit of work (the
+    central system commits them as a group). Resent or reordered readings change nothing twice;
+    another charger's transaction, an unknown one, or a stopped one (its bill is not reopened)
+    is ignored. Readings were checked with ``check_readings``."""
+    wanted = sorted({tx for _, tx, readings in items if tx is not None and readings})
+    if not wanted:
         return
-    charging = await _own_transaction(ctx, ref, transaction_id)
-    if charging is None or charging.status != ChargingStatus.CHARGING:
-        return
-    await repo.add_readings(ctx.db, charging.id, readings)
-    top_wh = max(wh for _, wh in readings)
-    charging.energy_wh = max(charging.energy_wh, top_wh - charging.meter_start_wh)
-    latest = max(ts for ts, _ in readings)
-    if charging.last_meter_ts is None or latest > charging.last_meter_ts:
-        charging.last_meter_ts = latest
+    sessions = await repo.sessions_by_transactions(ctx.db, wanted)
+    rows: list[tuple[uuid.UUID, datetime, int]] = []
+    for ref, tx, readings in items:
+        charging = sessions.get(tx) if tx is not None else None
+        if charging is None or charging.point_id != ref.id or charging.status != ChargingStatus.CHARGING:
+            continue
+        if not readings:
+            continue
+        rows.extend((charging.id, ts, wh) for ts, wh in readings)
+        charging.energy_wh = max(charging.energy_wh, max(wh for _, wh in readings) - charging.meter_start_wh)
+        latest = max(ts for ts, _ in readings)
+        if charging.last_meter_ts is None or latest > charging.last_meter_ts:
+            charging.last_meter_ts = latest
+    await repo.add_readings_many(ctx.db, rows)
     await ctx.flush()
 
 
