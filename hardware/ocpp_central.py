@@ -35,6 +35,7 @@ import structlog
 from ocpp.exceptions import (
     FormatViolationError,
     GenericError,
+    InternalError,
     OCPPError,
     PropertyConstraintViolationError,
 )
@@ -49,7 +50,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from core.errors import DomainError
+from core.errors import DomainError, Unavailable
 from parking.charging import service as charging
 from parking.charging.meter import parse_timestamp, register_readings
 from parking.charging.service import ChargePointRef, check_readings
@@ -144,6 +145,8 @@ def basic_credentials(headers: Headers) -> tuple[str, str] | None:
 
 
 def _domain_error(exc: DomainError) -> OCPPError:
+    if isinstance(exc, Unavailable):  # the database is away: nothing wrong with the message
+        return InternalError(description=str(exc), details={"code": exc.code})
     return PropertyConstraintViolationError(description=str(exc), details={"code": exc.code})
 
 

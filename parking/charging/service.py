@@ -291,7 +291,6 @@ def _not_future(ctx: Ctx, ts: datetime) -> datetime:
 
 async def connected(ctx: Ctx, ref: ChargePointRef, online: bool) -> None:
     await repo.set_online(ctx.db, ref.id, online, ctx.now)
-    ctx.changed_lots.add(ref.lot_id)
 
 
 async def boot(ctx: Ctx, ref: ChargePointRef, vendor: str, model: str) -> None:
@@ -305,12 +304,10 @@ async def status(
     """A StatusNotification: True when it changed the stored status (not older than it)."""
     if connector_id == 0:  # the charge point as a whole: its connectors report their own
         return False
-    changed = await repo.apply_status(
+    # (the lots' live snapshots count spaces, not connectors: nothing there to refresh)
+    return await repo.apply_status(
         ctx.db, ref.id, connector_id, ConnectorStatus(state), error_code, _not_future(ctx, ts or ctx.now)
     )
-    if changed:
-        ctx.changed_lots.add(ref.lot_id)
-    return changed
 
 
 @dataclass(frozen=True, slots=True)
