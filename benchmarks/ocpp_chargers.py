@@ -143,6 +143,7 @@ class Counters:
     answered: int = 0
     errors: int = 0
     dropped: int = 0
+    reconnects: int = 0  # handshakes retried during the ramp-up
     measuring: bool = False
 
 
@@ -158,14 +159,23 @@ class FleetCharger:
         self.ws: Any = None
 
     async def connect(self) -> None:
+        """Connect (retrying a refused or timed-out handshake, as a real charger would)."""
         token = base64.b64encode(f"{self.cp_id}:{self.password}".encode()).decode()
-        self.ws = await websockets.connect(
-            f"{self.url}/ocpp/{self.cp_id}",
-            subprotocols=["ocpp1.6"],  # type: ignore[list-item]
-            additional_headers={"Authorization": f"Basic {token}"},
-            ping_interval=None,
-            open_timeout=60,
-        )
+        for attempt in range(6):
+            try:
+                self.ws = await websockets.connect(
+                    f"{self.url}/ocpp/{self.cp_id}",
+                    subprotocols=["ocpp1.6"],  # type: ignore[list-item]
+                    additional_headers={"Authorization": f"Basic {token}"},
+                    ping_interval=None,
+                    open_timeout=90,
+                )
+                break
+            except (OSError, websockets.InvalidHandshake, TimeoutError):
+                self.counters.reconnects += 1
+                await asyncio.sleep(2**attempt)
+        else:
+            raise RuntimeError(f"{self.cp_id} could not connect")
         asyncio.get_running_loop().create_task(self._read())
 
     async def _read(self) -> None:
@@ -364,7 +374,7 @@ def main() -> None:
     parser.add_argument("--chargers", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=float, default=30.0, help="seconds per measured round")
-    parser.add_argument("--batch", type=int, default=100, help="chargers connecting at once")
+    parser.add_argument("--batch", type=int, default=50, help="chargers connecting at once")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     asyncio.run(_run(parser.parse_args()))
 

@@ -337,6 +337,7 @@ class CentralSystem:
             subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
             process_request=self._authenticate,
             ping_interval=None,  # OCPP's heartbeats are the liveness check
+            open_timeout=60,  # a fleet reconnecting at once queues on the password check
             max_size=1 << 20,
             reuse_port=reuse_port,
         )
