@@ -122,6 +122,9 @@ class ChargingSessionOut(BaseModel):
     energy_fee_fen: int
     idle_fee_fen: int
     fee_fen: int
+    billed_with_parking: bool = Field(
+        description="the fee was added to the parking session (paid with the stay in one payment)"
+    )
     stop_reason: str | None
 
 

@@ -203,6 +203,7 @@ def session_out(charging: ChargingSession, charge_point_id: str) -> ChargingSess
         energy_fee_fen=charging.energy_fee_fen,
         idle_fee_fen=charging.idle_fee_fen,
         fee_fen=charging.fee_fen,
+        billed_with_parking=charging.billed_on_session,
         stop_reason=charging.stop_reason,
     )
 

@@ -227,6 +227,7 @@ async def test_a_full_charge_is_billed_with_the_stay_in_one_payment(make_client:
     assert (done["status"], done["energy_wh"], done["fee_fen"]) == ("finished", 9000, 1040)
     assert (done["energy_fee_fen"], done["idle_fee_fen"]) == (840, 200)
     assert done["parking_session_id"] == session_id and done["plate"] == PLATE
+    assert done["billed_with_parking"] is True
 
     # The car leaves at 23:30 through the barrier: 21:00-23:30 is 3 started hours x 500 = 1500 fen
     # of parking, plus the 1040 fen charge: 2540 fen owed, paid in one payment.
