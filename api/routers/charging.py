@@ -46,8 +46,10 @@ async def list_charge_points(
 
 
 def _central(state: AppState) -> CentralSystem:
+    """The central system holding the chargers' connections; without one in this process no
+    charger is connected here (a worker that did not get the OCPP port)."""
     if state.ocpp is None:
-        raise Unavailable("the OCPP central system does not run in this process", code="no_central_system")
+        raise Conflict("the charge point is not connected to this server", code="charger_offline")
     return state.ocpp
 
 
@@ -67,20 +69,18 @@ async def remote_start(
 ) -> RemoteCommandOut:
     """Ask the charger to start charging on a connector for a plate (OCPP RemoteStartTransaction);
     the charge then starts as any other (StartTransaction)."""
-    central = _central(state)
     async with unit_of_work(state) as ctx:  # committed before the charger is asked
         ref = await charging.own_point(ctx, caller, point_id)
-    return await _remote(central.remote_start(ref.charge_point_id, body.connector_id, body.id_tag))
+    return await _remote(_central(state).remote_start(ref.charge_point_id, body.connector_id, body.id_tag))
 
 
 @router.post("/v1/operator/charging-sessions/{session_id}/remote-stop", response_model=RemoteCommandOut)
 async def remote_stop(session_id: uuid.UUID, state: StateDep, caller: Caller) -> RemoteCommandOut:
     """Ask the charger to stop a running charge (OCPP RemoteStopTransaction); it is billed when the
     charger's StopTransaction arrives."""
-    central = _central(state)
     async with unit_of_work(state) as ctx:
         ref, transaction_id = await charging.own_session(ctx, caller, session_id)
-    return await _remote(central.remote_stop(ref.charge_point_id, transaction_id))
+    return await _remote(_central(state).remote_stop(ref.charge_point_id, transaction_id))
 
 
 @router.get("/v1/operator/charging-sessions", response_model=list[ChargingSessionOut])
