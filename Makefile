@@ -70,6 +70,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rtk.py
 	$(BIN)/python benchmarks/cloud_rtk.py
 	$(BIN)/python benchmarks/rinex_read.py
+	$(BIN)/python benchmarks/ocpp_chargers.py
 
 ## Upgrade the lock deliberately (then `make test`, and commit requirements.lock).
 lock: $(STAMP)

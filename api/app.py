@@ -18,6 +18,7 @@ from api.routers import (
     admin,
     apds,
     bookings,
+    charging,
     devices,
     drivers,
     gnss,
@@ -35,12 +36,14 @@ from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
 from core.settings import Settings
 from hardware.device_mqtt import MqttDeviceBus
+from hardware.ocpp_central import CentralSystem
 from maas.network import load_imported
 from maas.service import ItinerarySigner
 from parking.availability.service import LiveAvailability
 from parking.identity.access import follow_revocations
 from parking.search.service import LotDirectory
 from parking.sessions.payments import PaymentProvider, SandboxProvider
+from parking.unit import unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -60,6 +63,25 @@ def _payment_providers(settings: Settings) -> dict[str, PaymentProvider]:
     return {}
 
 
+async def _start_central_system(state: AppState) -> None:
+    """The OCPP 1.6J central system, one unit of work per charger message. A port already taken
+    (another worker of this deployment has it) leaves the API serving without it."""
+    settings = state.settings
+    central = CentralSystem(
+        lambda: unit_of_work(state.sessionmaker, settings, state.live),
+        clock_skew_s=settings.device_clock_skew_s,
+    )
+    try:
+        await central.serve(settings.ocpp_host, settings.ocpp_port)
+    except OSError as exc:
+        log.error("ocpp_not_started", port=settings.ocpp_port, error=str(exc))
+        return
+    state.ocpp = central
+    log.info(
+        "ocpp_central_system", host=settings.ocpp_host, port=central.port, path="/ocpp/{charge_point_id}"
+    )
+
+
 def mqtt_group(settings: Settings) -> str:
     """The shared-subscription group: the configured one, else one per database (a broker shared
     by two deployments must not hand one deployment's messages to the other's workers)."""
@@ -74,9 +96,12 @@ def create_app(
     background_tasks: bool = True,
     fast_paths: bool = True,
     live_store: LiveStore | None = None,
+    ocpp: bool = False,
 ) -> FastAPI:
     """``live_store``: one shared with other components of the same process (the caster and the
-    receiver listener of ``beidou serve --district``); the app then leaves closing it to them."""
+    receiver listener of ``beidou serve --district``); the app then leaves closing it to them.
+    ``ocpp``: also run the OCPP central system on ``BEIDOU_OCPP_PORT`` (what ``beidou serve``
+    does; tests and tools that only need the HTTP API leave it off)."""
     settings = settings or Settings()
     configure_logging(settings.log_level, json=settings.log_json)
 
@@ -122,10 +147,14 @@ def create_app(
             )
             state.device_bus = app.state.mqtt = bus
             tasks.append(asyncio.create_task(bus.run()))
+        if ocpp:
+            await _start_central_system(state)
         state.started = True
         try:
             yield
         finally:
+            if state.ocpp is not None:
+                await state.ocpp.close()
             for task in tasks:
                 task.cancel()
             for task in tasks:
@@ -150,7 +179,20 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order
-    for module in (lots, devices, gnss, bookings, sessions, drivers, operator, ntrip, trips, admin, health):
+    for module in (
+        lots,
+        devices,
+        gnss,
+        bookings,
+        sessions,
+        drivers,
+        operator,
+        charging,
+        ntrip,
+        trips,
+        admin,
+        health,
+    ):
         app.include_router(module.router)
     app.include_router(apds.router)  # open data (APDS): read in bulk by other platforms, not hot
     return app

@@ -87,7 +87,9 @@ def serve(
     ] = "auto",
     sim_speed: Annotated[float, typer.Option(min=0.01, help="--simulate: pace of the devices")] = 1.0,
 ) -> None:
-    """Serve the API (uvicorn); with --district, everything the district runs, in one process."""
+    """Serve the API (uvicorn) and the OCPP central system (BEIDOU_OCPP_PORT, 9000); with
+    --district, everything the district runs, in one process."""
+    os.environ.setdefault("BEIDOU_OCPP_HOST", host)  # chargers reach the host the API is on
     settings = Settings()
     if district:
         if workers != 1:
@@ -138,6 +140,7 @@ def _serve_district(settings: Settings, config: DistrictConfig) -> None:
         console.print(f"  cloud RTK     {rtk}")
         console.print(f"  MQTT          {d.mqtt_url or 'off (no broker)'}")
         console.print(f"  live store    {settings.redis_url or 'in-process'}")
+        console.print(f"  OCPP 1.6J     ws://{config.host}:{settings.ocpp_port}/ocpp/{{charge_point_id}}")
         if d.simulator is not None:
             console.print(
                 f"  simulator     {len(d.simulator.jobs())} devices; credentials {config.credentials}"

@@ -170,7 +170,7 @@ async def run_district(
     listener = ReceiverListener(sessionmaker, settings, store, rtk=cloud)
     listener_server = await listener.serve(host, config.listener_port)
 
-    app = create_app(settings, live_store=store)
+    app = create_app(settings, live_store=store, ocpp=True)
     server = _Server(
         uvicorn.Config(
             app,
@@ -197,7 +197,11 @@ async def run_district(
                 )
             else:
                 endpoints = Endpoints(
-                    district.api_url, (local, config.caster_port), (local, config.listener_port), mqtt_url
+                    district.api_url,
+                    (local, config.caster_port),
+                    (local, config.listener_port),
+                    mqtt_url,
+                    ocpp_url=f"ws://{local}:{settings.ocpp_port}",
                 )
                 district.simulator = DistrictSimulator(endpoints, creds, speed=config.sim_speed)
                 district.tasks["simulator"] = asyncio.create_task(district.simulator.run())

@@ -8,4 +8,4 @@ from api.app import create_app
 
 
 def create() -> FastAPI:
-    return create_app()
+    return create_app(ocpp=True)  # `beidou serve`: the API and the OCPP central system

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from starlette.requests import HTTPConnection
 
     from hardware.device_mqtt import MqttDeviceBus
+    from hardware.ocpp_central import CentralSystem
 
 
 @dataclass
@@ -36,6 +37,7 @@ class AppState:
     network: Network | None = None  # the imported transport network (beidou maas import)
     signer: ItinerarySigner = field(default_factory=lambda: ItinerarySigner("unset"))
     started: bool = False
+    ocpp: CentralSystem | None = None  # the OCPP central system, when this process runs it
     device_bus: MqttDeviceBus | None = None  # devices over MQTT (occupancy, plate reads, gate decisions)
 
 

@@ -95,6 +95,8 @@ class Settings(BaseSettings):
         "`python -m hardware.rtk_stream` workers on any node, fed through Redis streams",
     )
     rtk_redis_url: str | None = Field(default=None, description="Redis of the RTK streams; unset: redis_url")
+    ocpp_host: str = Field(default="127.0.0.1", description="interface of the OCPP central system")
+    ocpp_port: int = Field(default=9000, ge=0, le=65535, description="OCPP 1.6J central system port")
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -13,6 +13,9 @@
 - **Gate cameras and space sensors** post plate reads and occupancy through the HTTP ingestion
   endpoints (:mod:`hardware.simulator`); the shared residential lot's sensors publish over MQTT
   when a broker is configured.
+- **Chargers** speak OCPP 1.6J to the central system (:mod:`hardware.ev_charger_sim`): boot,
+  statuses, heartbeats; **the demo EV driver** enters the garage, charges (meter values every
+  10 s), pays parking and charging in one payment and drives out.
 - **The demo driver** parks at a garage, pays through the sandbox checkout once the stay costs
   something, and drives out.
 
@@ -40,6 +43,7 @@ import structlog
 from gnss.nmea import gga_sentence
 from gnss.ntrip.protocol import chunk
 from gnss.ntrip.upstream import NtripPull
+from hardware.ev_charger_sim import SimulatedCharger
 from hardware.gnss_agent import Forwarder, LoginRefused, listener_login
 from hardware.gnss_replay import paced_chunks
 from hardware.ntrip_source import open_source
@@ -65,6 +69,7 @@ FLEET_POSITIONS = {
 }
 SENSOR_MQTT_KINDS = frozenset({"residential_shared", "on_street"})  # NB-IoT sensors on a broker
 DRIVER_STAY_S = 17 * 60  # past the 15 free minutes: the stay costs one unit
+EV_CHARGE_S = 20 * 60  # the EV driver's charge, meter values every 10 s
 RESTART_S = 3.0
 
 
@@ -74,6 +79,7 @@ class Endpoints:
     caster: tuple[str, int]
     listener: tuple[str, int]
     mqtt_url: str | None = None
+    ocpp_url: str | None = None  # ws://host:9000, the OCPP central system
 
 
 @dataclass
@@ -85,6 +91,7 @@ class DistrictStats:
     driver_journeys: int = 0
     driver_paid: int = 0
     mqtt_published: int = 0
+    ev_charges: int = 0
     failures: dict[str, int] = field(default_factory=dict)
 
 
@@ -124,6 +131,17 @@ class DistrictSimulator:
         self._mqtt_lots = {
             lot["id"] for lot in credentials.get("lots", []) if lot.get("kind") in SENSOR_MQTT_KINDS
         }
+        self.chargers = {
+            c["charge_point_id"]: SimulatedCharger(
+                endpoints.ocpp_url,
+                c["charge_point_id"],
+                c["password"],
+                power_kw=min(c["kw"], 22.0),
+                speed=speed,
+            )
+            for c in credentials.get("chargers", [])
+            if endpoints.ocpp_url
+        }
 
     def jobs(self) -> dict[str, Callable[[], Awaitable[None]]]:
         """Name -> one run of a device; each is restarted if it ends or fails."""
@@ -135,6 +153,10 @@ class DistrictSimulator:
         jobs: dict[str, Callable[[], Awaitable[None]]] = {"parking": self._parking}
         if self.creds.get("driver"):
             jobs["driver"] = self._driver_journey
+        for cp_id, charger in self.chargers.items():
+            jobs[f"charger:{cp_id}"] = charger.run
+        if self.creds.get("ev_driver") and self.creds["ev_driver"]["charge_point_id"] in self.chargers:
+            jobs["ev_driver"] = self._ev_journey
         if self.captures is None:
             log.warning("district_sim_no_captures", reason="tests/data/gnss not found: no GNSS devices")
             return jobs
@@ -327,6 +349,32 @@ class DistrictSimulator:
                     log.info("district_sim_driver_not_paying", status=pay.status_code, body=pay.text[:200])
             await asyncio.sleep(self.rng.uniform(5.0, 20.0) / self.speed)
             await self._plate_read(http, garage, driver["plate"], "out")
+            await asyncio.sleep(self.rng.uniform(60.0, 180.0) / self.speed)
+
+    async def _ev_journey(self) -> None:
+        """The EV driver: through the gate, plugs in (OCPP: Authorize, StartTransaction, meter
+        values, StopTransaction), pays parking and charging in one payment, drives out."""
+        driver = self.creds["ev_driver"]
+        charger = self.chargers[driver["charge_point_id"]]
+        lot_id = next(
+            c["lot_id"] for c in self.creds["chargers"] if c["charge_point_id"] == driver["charge_point_id"]
+        )
+        lot = next(lot for lot in self.creds["lots"] if lot["id"] == lot_id)
+        headers = {"Authorization": f"Bearer {driver['token']}"}
+        async with httpx.AsyncClient(base_url=self.endpoints.api_url, timeout=10.0) as http:
+            await self._plate_read(http, lot, driver["plate"], "in")
+            if await charger.charge(driver["plate"], EV_CHARGE_S) is not None:
+                self.stats.ev_charges += 1
+            sessions = (await http.get("/v1/me/sessions", headers=headers)).json()
+            for session in [s for s in sessions if s["status"] == "open" and s["lot_id"] == lot_id][:1]:
+                pay = await http.post(
+                    f"/v1/sessions/{session['id']}/pay",
+                    headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+                )
+                checkout = pay.json().get("checkout_url") if pay.status_code in (200, 201) else None
+                if checkout:
+                    await http.post(checkout, data={"outcome": "succeeded"})
+            await self._plate_read(http, lot, driver["plate"], "out")
             await asyncio.sleep(self.rng.uniform(60.0, 180.0) / self.speed)
 
     async def _plate_read(

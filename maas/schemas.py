@@ -27,6 +27,11 @@ class PlanIn(BaseModel):
         "car",
     ]
     stay_minutes: Annotated[int, Field(ge=1, le=7 * 24 * 60)] = 120
+    charge_kwh: Annotated[float, Field(gt=0, le=200)] | None = Field(
+        default=None,
+        description="an EV driver who charges this much while parked: drive + park + charge options at "
+        "lots with chargers, the energy in cost_fen, and booking the itinerary holds an EV space",
+    )
     max_results: Annotated[int, Field(ge=1, le=20)] = 5
 
     @model_validator(mode="after")

@@ -44,6 +44,7 @@ class PlanRequest:
     modes: set[str]
     stay_minutes: int
     max_results: int
+    charge_kwh: float | None = None  # an EV driver charging this much while parked
 
 
 class ItinerarySigner:
@@ -118,12 +119,18 @@ async def plan_trip(
             "e": expires,
             "n": secrets.token_hex(4),
         }
-        out.append({"id": signer.sign(payload), **it.as_json()})
+        shown = it.as_json()
+        if req.charge_kwh is not None and it.lot_id is not None:
+            payload["c"] = 1  # booking it holds an EV space with a charger
+            shown["charging"] = {"kwh": req.charge_kwh, "cost_included": True}
+        out.append({"id": signer.sign(payload), **shown})
     return {"itineraries": out, "reason": reason}
 
 
 async def _quotes(ctx: Ctx, arrivals: dict[str, dt.datetime], req: PlanRequest) -> dict[str, LotQuote]:
-    quoted = await quote_stays(ctx, {uuid.UUID(k): v for k, v in arrivals.items()}, req.stay_minutes)
+    quoted = await quote_stays(
+        ctx, {uuid.UUID(k): v for k, v in arrivals.items()}, req.stay_minutes, req.charge_kwh
+    )
     return {str(k): LotQuote(q.free_spaces, q.cost_fen) for k, q in quoted.items()}
 
 
@@ -183,6 +190,7 @@ async def book_itinerary(
         start=start,
         end=start + dt.timedelta(minutes=int(payload["m"])),
         plate=plate,
+        charging=bool(payload.get("c")),
     )
     try:
         return await create_booking(ctx, principal, data, idempotency_key)

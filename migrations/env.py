@@ -13,6 +13,7 @@ from sqlalchemy.engine import Connection
 
 # every room's tables on Base.metadata
 import parking.bookings.models
+import parking.charging.models
 import parking.events.models
 import parking.identity.models
 import parking.lots.models

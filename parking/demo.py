@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo
 
 from parking.bookings import service as bookings
 from parking.bookings.schemas import BookingIn
+from parking.charging import service as charging
+from parking.charging.schemas import ChargePointIn, ConnectorIn, ConnectorType
 from parking.identity import service as identity
 from parking.identity.access import ADMIN, Principal
 from parking.identity.schemas import DeviceIn, DeviceKind, ReceiverIn, Role
@@ -53,6 +55,18 @@ SHARED_TARIFF: dict[str, Any] = {
     "bands": [{"start": "00:00", "end": "00:00", "unit_fen": 300}],
     "daily_cap_fen": 2000,
 }
+# Charging: Shanghai's time-of-use electricity plus a service fee, in the range public chargers
+# post (valley about 0.8 yuan/kWh, the rest of the day about 1.6), and an idle fee after 30 min.
+ENERGY_TARIFF: dict[str, Any] = {
+    "bands": [
+        {"start": "08:00", "end": "22:00", "fen_per_kwh": 160},
+        {"start": "22:00", "end": "08:00", "fen_per_kwh": 80},
+    ],
+    "idle_fen_per_min": 50,
+    "idle_grace_min": 30,
+}
+CHARGING_CENTRE_TARIFF: dict[str, Any] = {**CENTRE_TARIFF, "energy": ENERGY_TARIFF}
+CHARGING_SHARED_TARIFF: dict[str, Any] = {**SHARED_TARIFF, "energy": ENERGY_TARIFF}
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ LOTS: tuple[DemoLot, ...] = (
         LotKind.GARAGE,
         400,
         40,
-        CENTRE_TARIFF,
+        CHARGING_CENTRE_TARIFF,
         "Songhu Rd & Handan Rd, Wujiaochang",
     ),
     DemoLot(
@@ -125,7 +139,7 @@ LOTS: tuple[DemoLot, ...] = (
         LotKind.RESIDENTIAL_SHARED,
         10,
         10,
-        SHARED_TARIFF,
+        CHARGING_SHARED_TARIFF,
         "Xinjiangwan Town, residential compound",
     ),
 )
@@ -192,6 +206,17 @@ DEMO_MOUNTS: tuple[tuple[str, str], ...] = (
     ("UBLOX-F9P", "u-blox ZED-F9P base (pygnssutils capture)"),
     ("RTKLIB-TESTGLO", "RTKLIB test base, legacy RTK 1004/1012"),
 )
+# Chargers (OCPP 1.6J): two of the garage's EV spaces, and a resident's private charger shared
+# with the public in the residential lot's windows (the resident keeps 70 % of what it earns).
+# (charge_point_id, lot, space code, connector type, max kW, owner, owner's share %)
+DEMO_CHARGERS: tuple[tuple[str, str, str, str, float, str | None, int], ...] = (
+    ("CP-WJC-A09", "Wujiaochang Wanda Plaza Garage", "A09", "GB/T DC", 60.0, None, 0),
+    ("CP-WJC-B09", "Wujiaochang Wanda Plaza Garage", "B09", "GB/T AC", 7.0, None, 0),
+    ("CP-XJW-A09", "Xinjiangwan Residential Shared Spaces", "A09", "GB/T AC", 7.0, "Resident Zhang", 70),
+)
+# The EV driver of the demo: parks at the garage and charges at CP-WJC-B09.
+DEMO_EV_DRIVER = ("Demo EV Driver", "+86 139 0000 0000", "沪AD66888")
+
 # rover accounts of the demo fleet that pull corrections through NEAREST
 DEMO_NTRIP_USERS = ("fleet-01",)
 CLOUD_RTK_USER = "cloud-rtk"  # the receiver listener's own account for its rovers' bases
@@ -270,10 +295,37 @@ async def load(ctx: Ctx) -> dict[str, Any]:
             ),
         )
         vehicles.append({"id": str(device.id), "token": device.token, "name": name})
+    chargers = []
+    for cp_id, lot_name, code, connector, kw, owner, share in DEMO_CHARGERS:
+        created = await charging.register(
+            ctx,
+            op,
+            ChargePointIn(
+                lot_id=uuid.UUID(lots_by_name[lot_name]["id"]),
+                space_code=code,
+                charge_point_id=cp_id,
+                connectors=[ConnectorIn(connector_id=1, type=ConnectorType(connector), max_kw=kw)],
+                owner_name=owner,
+                owner_share_pct=share,
+            ),
+        )
+        chargers.append(
+            {"charge_point_id": cp_id, "password": created.password, "lot_id": str(created.lot_id), "kw": kw}
+        )
+    ev_name, ev_phone, ev_plate = DEMO_EV_DRIVER
+    ev = await identity.register_driver(ctx, ev_name, ev_phone)
+    await identity.add_plate(ctx, Principal(Role.DRIVER, ev.id), ev_plate)
     return {
         "operator_id": str(operator.id),
         "operator_token": operator.token,
         "lots": lots_out,
+        "chargers": chargers,
+        "ev_driver": {
+            "id": str(ev.id),
+            "token": ev.token,
+            "plate": ev_plate,
+            "charge_point_id": "CP-WJC-B09",
+        },
         "driver": await _demo_driver(ctx, uuid.UUID(lots_by_name[DEMO_BOOKING_LOT]["id"])),
         "gnss": {"vehicles": vehicles},
         "ntrip": await _demo_ntrip(ctx, operator.id),

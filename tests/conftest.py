@@ -124,10 +124,17 @@ async def make_client(backend: Backend, maas_dir: Path) -> AsyncIterator[Callabl
     _wipe(backend)
     stack: list[tuple[Any, httpx.AsyncClient]] = []
 
-    async def start(*, fast_paths: bool = True, background_tasks: bool = False, **overrides: Any) -> Client:
+    async def start(
+        *, fast_paths: bool = True, background_tasks: bool = False, ocpp: bool = False, **overrides: Any
+    ) -> Client:
         overrides.setdefault("maas_dir", maas_dir)
+        if ocpp:  # the OCPP central system on a port of its own (parallel runs never collide)
+            overrides.setdefault("ocpp_port", _free_port())
         app = create_app(
-            settings_for(backend, **overrides), background_tasks=background_tasks, fast_paths=fast_paths
+            settings_for(backend, **overrides),
+            background_tasks=background_tasks,
+            fast_paths=fast_paths,
+            ocpp=ocpp,
         )
         lifespan = app.router.lifespan_context(app)
         await lifespan.__aenter__()

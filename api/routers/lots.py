@@ -33,6 +33,9 @@ async def search_lots(
     radius_m: Annotated[float, Query(gt=0, le=50_000)] = 1000,
     at: AwareDatetime | None = None,
     kind: LotKind | None = None,
+    charging: Annotated[
+        bool, Query(description="only lots with a free (Available) charger now, with `free_chargers`")
+    ] = False,
 ) -> Response:
     """Lots within ``radius_m`` by distance, with free spaces and the hourly price at ``at``."""
     # The hottest read of the API: one dependency instead of five (each costs per request).
@@ -40,7 +43,15 @@ async def search_lots(
     await resolve_principal(state, credentials)
     async with unit_of_work(state) as ctx:
         result = await search.search(
-            ctx, state.live, state.directory, lat=lat, lon=lon, radius_m=radius_m, at=at, kind=kind
+            ctx,
+            state.live,
+            state.directory,
+            lat=lat,
+            lon=lon,
+            radius_m=radius_m,
+            at=at,
+            kind=kind,
+            charging=charging,
         )
     # Built as plain data and serialised once: this is the hottest read of the API.
     return Response(orjson.dumps(result), media_type="application/json")

@@ -33,6 +33,7 @@ async def plan(body: PlanIn, ctx: CtxDep, caller: Caller, state: StateDep) -> Pl
         modes=set(body.modes),
         stay_minutes=body.stay_minutes,
         max_results=body.max_results,
+        charge_kwh=body.charge_kwh,
     )
     return PlanOut(**await service.plan_trip(ctx, state.network, state.signer, caller, request))
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base, UTCDateTime, created_column, id_column
@@ -30,6 +30,7 @@ class Booking(Base):
     end_ts: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16), default="confirmed")
     price_fen: Mapped[int] = mapped_column(Integer)
+    charging: Mapped[bool] = mapped_column(Boolean, default=False)  # a space with a charger
     cancel_fee_fen: Mapped[int] = mapped_column(Integer, default=0)
     session_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)

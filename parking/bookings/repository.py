@@ -165,3 +165,22 @@ async def purgeable_bookings(session: AsyncSession, before: datetime) -> Sequenc
         )
     )
     return result.all()
+
+
+async def live_booking_of_plate(
+    session: AsyncSession, lot_id: uuid.UUID, plate: str, earliest_start: datetime, at: datetime
+) -> Booking | None:
+    """The plate's live booking at the lot that has started by ``earliest_start`` (the check-in
+    allowance before its start) and not ended at ``at``: the car a charger sees is booked."""
+    return await session.scalar(
+        select(Booking)
+        .where(
+            Booking.lot_id == lot_id,
+            Booking.plate == plate,
+            Booking.status.in_(LIVE_BOOKING),
+            Booking.start_ts <= earliest_start,
+            Booking.end_ts > at,
+        )
+        .order_by(Booking.start_ts)
+        .limit(1)
+    )

@@ -30,9 +30,12 @@ class BookingIn(Strict):
     start: AwareDatetime
     end: AwareDatetime
     plate: PlateText
+    charging: bool = Field(default=False, description="a space with a charger (an EV space)")
 
     @model_validator(mode="after")
     def _window(self) -> BookingIn:
+        if self.charging and self.space_kind not in (None, SpaceKind.EV):
+            raise ValueError("a booking with charging is for an ev space")
         if self.end <= self.start:
             raise ValueError("end must be after start")
         if (self.end - self.start).total_seconds() > 7 * 86400:
@@ -52,6 +55,7 @@ class BookingOut(BaseModel):
     cancel_fee_fen: int
     session_id: uuid.UUID | None
     created_at: datetime
+    charging: bool = False
 
 
 class RefundOut(BaseModel):

@@ -26,7 +26,7 @@ from parking.identity.schemas import Role
 from parking.lots import repository as lots_repo
 from parking.lots import service as lots
 from parking.lots.models import Lot, Space
-from parking.lots.schemas import LotKind
+from parking.lots.schemas import LotKind, SpaceKind
 from parking.lots.service import lot_tariff
 from parking.lots.sharing import covers
 from parking.lots.states import GATE_COUNTED, SENSOR_HORIZON
@@ -58,6 +58,7 @@ def booking_out(booking: Booking) -> BookingOut:
         cancel_fee_fen=booking.cancel_fee_fen,
         session_id=booking.session_id,
         created_at=booking.created_at,
+        charging=bool(booking.charging),
     )
 
 
@@ -123,7 +124,9 @@ async def _create(
 
 def _fingerprint(data: BookingIn) -> str:
     """The request a key stands for: its body, in one canonical form."""
-    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    # ``charging`` joined the body later: left out when off, so earlier keys replay as before
+    body = data.model_dump_json(exclude=None if data.charging else {"charging"})
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def _replayed(existing: Booking, fingerprint: str) -> Booking:
@@ -155,6 +158,7 @@ async def _insert(
         "end_ts": data.end,
         "status": BookingStatus.CONFIRMED,
         "price_fen": price,
+        "charging": data.charging,
         "cancel_fee_fen": 0,
         "idempotency_key": idempotency_key,
         "idempotency_fingerprint": _fingerprint(data),
@@ -228,7 +232,7 @@ async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> 
         lot.id,
         data.start,
         data.end,
-        kind=data.space_kind,
+        kind=SpaceKind.EV if data.charging else data.space_kind,
         skip_occupied=starts_now,
         # windows are checked here, not in SQL, so a shared lot needs all its free spaces
         limit=None if shared or data.space_id is not None else CANDIDATES,

@@ -72,6 +72,21 @@ class Cancellation(Strict):
     )
 
 
+class EnergyBandIn(Strict):
+    start: HHMM = Field(description="Asia/Shanghai wall-clock time the band starts")
+    end: HHMM = Field(description="when it ends; not after start: the band crosses midnight")
+    fen_per_kwh: Annotated[int, Field(ge=0, le=100_000, description="price of a kWh delivered in this band")]
+
+
+class EnergyTariffIn(Strict):
+    """Charging at the lot's chargers: energy by band (spread evenly between meter readings),
+    then an idle fee per started minute once charging ended and the grace has passed."""
+
+    bands: Annotated[list[EnergyBandIn], Field(min_length=1)]
+    idle_fen_per_min: Annotated[int, Field(ge=0, le=100_000)] = 0
+    idle_grace_min: Annotated[int, Field(ge=0, le=1440)] = 0
+
+
 class TariffIn(Strict):
     """A lot's tariff: free minutes, fixed-length units priced by the band holding each unit's
     start (Asia/Shanghai), a cap per 24 h from entry. The bands must cover the whole day."""
@@ -81,6 +96,7 @@ class TariffIn(Strict):
     bands: Annotated[list[TariffBand], Field(min_length=1)]
     daily_cap_fen: Annotated[int, Field(ge=0)] | None = None
     cancellation: Cancellation | None = None
+    energy: EnergyTariffIn | None = Field(default=None, description="charging prices (null: no chargers)")
 
 
 class LotIn(Strict):

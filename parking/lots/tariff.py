@@ -14,6 +14,7 @@ Money is integer fen throughout so that sums never drift. Nothing here knows abo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from core.errors import Invalid
+from parking.lots.energy import EnergyTariff
 
 __all__ = ["SHANGHAI", "Band", "Tariff", "fee_fen", "price_fen_per_hour", "tariff_of", "validated"]
 
@@ -29,7 +31,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 DAY_MIN = 24 * 60
 DAY_S = DAY_MIN * 60
-_FIELDS = frozenset({"free_minutes", "unit_minutes", "bands", "daily_cap_fen", "cancellation"})
+_FIELDS = frozenset({"free_minutes", "unit_minutes", "bands", "daily_cap_fen", "cancellation", "energy"})
 _CANCEL_FIELDS = frozenset({"free_until_min", "fee_pct"})
 _BAND_FIELDS = frozenset({"start", "end", "unit_fen"})
 
@@ -137,6 +139,8 @@ class Tariff:
     # cancelling a booking: free until this many minutes before its start, then this % of its price
     cancel_free_until_min: int = 0
     cancel_fee_pct: int = 100
+    # charging at the lot's chargers (fen per kWh by band, idle fee): see parking.lots.energy
+    energy: EnergyTariff | None = None
     # derived from ``bands``; kept out of init, eq and hash so the public shape stays the four fields
     _prices: tuple[int, ...] = field(init=False, repr=False, compare=False)
 
@@ -194,10 +198,11 @@ class Tariff:
             daily_cap_fen=None if cap is None else _int(cap, "daily_cap_fen", low=0),
             cancel_free_until_min=_int(cancel.get("free_until_min", 0), "cancellation.free_until_min", low=0),
             cancel_fee_pct=_int(cancel.get("fee_pct", 100), "cancellation.fee_pct", low=0, high=100),
+            energy=None if data.get("energy") is None else EnergyTariff.from_dict(data["energy"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "free_minutes": self.free_minutes,
             "unit_minutes": self.unit_minutes,
             "bands": [
@@ -207,6 +212,9 @@ class Tariff:
             "daily_cap_fen": self.daily_cap_fen,
             "cancellation": {"free_until_min": self.cancel_free_until_min, "fee_pct": self.cancel_fee_pct},
         }
+        if self.energy is not None:  # absent rather than null: lots without chargers keep their form
+            data["energy"] = self.energy.to_dict()
+        return data
 
     def cancel_fee_fen(self, price_fen: int, start: datetime, at: datetime) -> int:
         """What cancelling a booking of ``price_fen`` starting at ``start`` costs at ``at``: nothing
@@ -298,8 +306,11 @@ def _from_items(
     items: tuple[tuple[str, object], ...],
     bands: tuple[tuple[str, str, int], ...],
     cancellation: tuple[tuple[str, object], ...],
+    energy: str | None = None,
 ) -> Tariff:
     data = dict(items)
+    if energy is not None:
+        data["energy"] = json.loads(energy)
     data["bands"] = [{"start": s, "end": e, "unit_fen": u} for s, e, u in bands]
     if cancellation:
         data["cancellation"] = dict(cancellation)
@@ -309,9 +320,12 @@ def _from_items(
 def tariff_of(raw: Mapping[str, Any]) -> Tariff:
     """A stored tariff, parsed once per distinct tariff rather than on every request."""
     bands = tuple((b["start"], b["end"], int(b["unit_fen"])) for b in raw["bands"])
-    items = tuple(sorted((k, v) for k, v in raw.items() if k not in ("bands", "cancellation")))
+    items = tuple(sorted((k, v) for k, v in raw.items() if k not in ("bands", "cancellation", "energy")))
     cancellation = tuple(sorted((raw.get("cancellation") or {}).items()))
-    return _from_items(items, bands, cancellation)
+    energy = raw.get("energy")
+    return _from_items(
+        items, bands, cancellation, None if energy is None else json.dumps(energy, sort_keys=True)
+    )
 
 
 def validated(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from parking.bookings import repository as bookings_repo
 from parking.bookings.service import peak_overlap
 from parking.lots import repository as lots_repo
-from parking.lots.schemas import SpaceState
+from parking.lots.schemas import SpaceKind, SpaceState
 from parking.lots.service import lot_tariff
 from parking.lots.states import GATE_COUNTED, SENSOR_HORIZON, space_state
 from parking.lots.tariff import fee_fen
@@ -49,9 +49,14 @@ async def all_lots(ctx: Ctx) -> list[LotSummary]:
 
 
 async def quote_stays(
-    ctx: Ctx, arrivals: dict[uuid.UUID, datetime], stay_minutes: int
+    ctx: Ctx, arrivals: dict[uuid.UUID, datetime], stay_minutes: int, charge_kwh: float | None = None
 ) -> dict[uuid.UUID, StayQuote]:
-    """For each lot, its predicted free spaces at the arrival and the fee of the stay after it."""
+    """For each lot, its predicted free spaces at the arrival and the fee of the stay after it.
+
+    ``charge_kwh``: an EV driver who will charge that much during the stay. Only lots that
+    price charging (an ``energy`` tariff) are quoted, their free spaces are the free EV spaces
+    (where the chargers are, what a booking with charging holds), and the cost adds the energy at
+    the band price of the arrival (an estimate: the bill follows the meter), rounded down."""
     out = {}
     for lot_id, at in arrivals.items():
         lot = await lots_repo.get_lot(ctx.db, lot_id)
@@ -59,6 +64,22 @@ async def quote_stays(
             continue
         end = at + timedelta(minutes=stay_minutes)
         bookings = await bookings_repo.live_bookings_overlapping(ctx.db, lot.id, at, end)
+        tariff = lot_tariff(lot)
+        if charge_kwh is not None:
+            if tariff.energy is None:
+                continue
+            held = {b.space_id for b in bookings}
+            spaces = await lots_repo.spaces_of_lot(ctx.db, lot.id)
+            free = sum(
+                1
+                for sp in spaces
+                if sp.kind == SpaceKind.EV
+                and sp.bookable
+                and space_state(sp, sp.id in held, at, ctx.now) == SpaceState.FREE
+            )
+            energy_fen = int(charge_kwh * tariff.energy.fen_per_kwh_at(at))
+            out[lot_id] = StayQuote(lot_id, free, fee_fen(tariff, at, end) + energy_fen)
+            continue
         if lot.kind == GATE_COUNTED:
             sessions = (
                 await sessions_repo.count_open_sessions(ctx.db, lot.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from parking.lots.schemas import LotOut
 
@@ -41,6 +41,9 @@ class LotSearchHit(BaseModel):
     free_spaces: int
     by_kind: dict[str, int]
     price_fen_per_hour: int
+    free_chargers: int | None = Field(
+        default=None, description="with charging=true only: Available connectors of connected chargers"
+    )
 
 
 class LotSearchResult(BaseModel):

@@ -21,6 +21,7 @@ from parking.availability.service import (
     lot_spaces,
 )
 from parking.bookings import repository as bookings_repo
+from parking.charging import service as charging_service
 from parking.events import repository as events_repo
 from parking.geo import bounding_box, haversine_m
 from parking.lots import repository as lots_repo
@@ -181,8 +182,35 @@ async def search(
     radius_m: float,
     at: datetime | None,
     kind: str | None,
+    charging: bool = False,
 ) -> dict[str, Any]:
-    """Lots within the radius by distance, as a JSON-ready dict (the shape of LotSearchResult)."""
+    """Lots within the radius by distance, as a JSON-ready dict (the shape of LotSearchResult).
+    ``charging``: only lots with an Available connector now, with their count (``free_chargers``)."""
+    result = await _search(ctx, live, directory, lat=lat, lon=lon, radius_m=radius_m, at=at, kind=kind)
+    if not charging:
+        for hit in result["lots"]:
+            hit.pop("free_chargers", None)
+        return result
+    counts = await charging_service.free_chargers(ctx, [uuid.UUID(h["id"]) for h in result["lots"]])
+    result["lots"] = [
+        {**hit, "free_chargers": counts[uuid.UUID(hit["id"])]}
+        for hit in result["lots"]
+        if counts.get(uuid.UUID(hit["id"]), 0) > 0
+    ]
+    return result
+
+
+async def _search(
+    ctx: Ctx,
+    live: LiveAvailability,
+    directory: LotDirectory,
+    *,
+    lat: float,
+    lon: float,
+    radius_m: float,
+    at: datetime | None,
+    kind: str | None,
+) -> dict[str, Any]:
     if not 0 < radius_m <= MAX_RADIUS_M:
         raise Invalid(f"radius_m must be in (0, {MAX_RADIUS_M:.0f}]")
     when = at or ctx.now

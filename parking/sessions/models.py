@@ -39,6 +39,8 @@ class ParkingSession(Base):
     exit_ts: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="open")
     fee_fen: Mapped[int] = mapped_column(Integer, default=0)
+    # what the stay's charging sessions cost, billed with the parking fee (one payment)
+    charging_fen: Mapped[int] = mapped_column(Integer, default=0)
     paid_fen: Mapped[int] = mapped_column(Integer, default=0)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paid_basis_ts: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -32,9 +32,10 @@ def owed_fen(parking: ParkingSession, tariff: Tariff, now: datetime, grace: time
         return parking.fee_fen
     if parking.entry_ts is None:
         return 0
+    charging = parking.charging_fen or 0  # the stay's finished charges, paid with it
     if parking.paid_at is not None and parking.paid_basis_ts is not None and now <= parking.paid_at + grace:
-        return fee_fen(tariff, parking.entry_ts, max(parking.paid_basis_ts, parking.entry_ts))
-    return fee_fen(tariff, parking.entry_ts, max(now, parking.entry_ts))
+        return fee_fen(tariff, parking.entry_ts, max(parking.paid_basis_ts, parking.entry_ts)) + charging
+    return fee_fen(tariff, parking.entry_ts, max(now, parking.entry_ts)) + charging
 
 
 def session_out(parking: ParkingSession, tariff: Tariff, now: datetime, grace: timedelta) -> SessionOut:

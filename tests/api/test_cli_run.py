@@ -41,6 +41,7 @@ def _env(**extra: str) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "BEIDOU_ADMIN_TOKEN": ADMIN,
         "BEIDOU_LOG_LEVEL": "WARNING",
+        "BEIDOU_OCPP_PORT": str(_port()),  # never the default 9000 another run may hold
         **extra,
     }
     for name in ("BEIDOU_DATABASE_URL", "BEIDOU_REDIS_URL", "BEIDOU_MQTT_URL", "BEIDOU_RTK_CASTER_URL"):
@@ -101,6 +102,7 @@ def test_the_whole_district_from_one_command(tmp_path: Path) -> None:
     assert len(creds["lots"]) == len(demo.LOTS)
     assert creds["driver"]["plate"] == demo.DEMO_PLATE and creds["driver"]["booking_id"]
     assert {b["mount"] for b in creds["ntrip"]["bases"]} == {name for name, _ in demo.DEMO_MOUNTS}
+    assert [c["charge_point_id"] for c in creds["chargers"]] == [c for c, *_ in demo.DEMO_CHARGERS]
     assert "already loaded" in run("demo", "load").stderr  # idempotent
 
     api, caster, listener = _port(), _port(), _port()
@@ -190,6 +192,15 @@ def test_the_whole_district_from_one_command(tmp_path: Path) -> None:
                 60,
                 lambda: 'beidou_mqtt_messages_total{outcome="accepted"}' in httpx.get(f"{base}/metrics").text,
             )
+        # the demo's chargers connect to the OCPP central system (with their passwords) and boot
+        _until(
+            "the demo chargers online",
+            60,
+            lambda: all(
+                p["online"] and p["vendor"]
+                for p in httpx.get(f"{base}/v1/operator/charge-points", headers=operator).json()
+            ),
+        )
         assert httpx.get(f"{base}/docs").status_code == 200
         workers = _children(server.pid)
         assert workers, "no cloud-RTK worker process"

@@ -11,6 +11,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 import parking.bookings.models
+import parking.charging.models
 import parking.events.models
 import parking.identity.models
 import parking.lots.models

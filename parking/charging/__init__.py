@@ -1,0 +1,1 @@
+"""EV charging: charge points on spaces, their connectors, charging sessions billed by energy."""
