@@ -112,3 +112,17 @@ async def set_space_state(
         .values(occupied=occupied, state_ts=ts, state_source=source)
         .execution_options(synchronize_session=False)
     )
+
+
+async def shared_windows_by_lot(
+    session: AsyncSession, lot_ids: Sequence[uuid.UUID] | None = None
+) -> dict[uuid.UUID, list[list[dict[str, object]]]]:
+    """Per lot, the shared windows of each space that has any (off-peak sharing)."""
+    query = select(Space.lot_id, Space.shared_windows).where(Space.shared_windows.is_not(None))
+    if lot_ids is not None:
+        query = query.where(Space.lot_id.in_(lot_ids))
+    found: dict[uuid.UUID, list[list[dict[str, object]]]] = {}
+    for lot_id, windows in await session.execute(query):
+        if windows:
+            found.setdefault(lot_id, []).append(windows)
+    return found

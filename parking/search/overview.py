@@ -1,0 +1,73 @@
+"""The district map: every lot (or one operator's) with live counts, tariffs and off-peak
+sharing, and the nearest lot with a free space. The public page, the console and their JSON
+twins build the same ``LotCard`` list here."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from parking.availability.service import LiveAvailability
+from parking.geo import haversine_m
+from parking.lots import repository as lots_repo
+from parking.lots.service import lot_tariff
+from parking.lots.sharing import open_at
+from parking.lots.tariff import price_fen_per_hour
+from parking.search.schemas import LotCard, NearestFree
+from parking.unit import Ctx
+
+
+def _distinct(windows: Sequence[Sequence[dict[str, object]]]) -> list[dict[str, object]]:
+    seen: dict[str, dict[str, object]] = {}
+    for per_space in windows:
+        for window in per_space:
+            seen.setdefault(repr(sorted(window.items())), window)
+    return list(seen.values())
+
+
+async def lot_cards(ctx: Ctx, live: LiveAvailability, operator_id: uuid.UUID | None) -> list[LotCard]:
+    """Every lot of ``operator_id`` (``None``: of the district), oldest first: three reads
+    whatever the number of lots (lots, one live-store MGET, the shared spaces' windows)."""
+    lots = await lots_repo.lots_of_operator(ctx.db, operator_id)
+    snapshots = await live.read(ctx.db, lots, ctx.now)
+    shared = await lots_repo.shared_windows_by_lot(
+        ctx.db, None if operator_id is None else [x.id for x in lots]
+    )
+    cards = []
+    for lot in lots:
+        snap = snapshots[lot.id]
+        per_space = shared.get(lot.id, [])
+        cards.append(
+            LotCard(
+                id=lot.id,
+                operator_id=lot.operator_id,
+                name=lot.name,
+                kind=lot.kind,
+                lat=lot.lat,
+                lon=lot.lon,
+                address=lot.address,
+                capacity=lot.capacity,
+                free_spaces=snap["free_spaces"],
+                occupied=snap["occupied"],
+                reserved=snap["reserved"],
+                price_fen_per_hour=price_fen_per_hour(lot_tariff(lot), ctx.now),
+                tariff=lot.tariff,
+                shared_spaces=len(per_space),
+                shared_windows=_distinct(per_space),
+                shared_open_now=any(open_at(w, ctx.now) for w in per_space),
+                live_degraded=bool(snap.get("degraded")),
+            )
+        )
+    return cards
+
+
+def nearest_free(cards: Sequence[LotCard], lat: float, lon: float) -> NearestFree | None:
+    """The closest lot with at least one free space (great-circle distance)."""
+    best: NearestFree | None = None
+    for card in cards:
+        if card.free_spaces <= 0:
+            continue
+        d = haversine_m(lat, lon, card.lat, card.lon)
+        if best is None or d < best.distance_m:
+            best = NearestFree(lot=card, distance_m=round(d, 1))
+    return best
