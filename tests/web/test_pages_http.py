@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import re
+from typing import Any
 
+import httpx
 import numpy as np
 
 from api.web.auth import CSRF_COOKIE, DRIVER_COOKIE, session_key, sign, unsign
 from core.security import hash_token
-from tests.support import Client
+from tests.support import Client, iso, now_utc
 
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
@@ -113,3 +117,105 @@ async def test_streets_geojson_is_the_drivable_network_in_the_box(client: Client
     # where the network does not reach, an empty collection
     r = await client.http.get("/map/streets.geojson?bbox=121.50,31.29,121.52,31.31")
     assert r.json() == {"type": "FeatureCollection", "features": []}
+
+
+async def console_login(client: Client, token: str, next_path: str = "/console") -> httpx.Response:
+    csrf = await csrf_of(client, "/console/login")
+    return await client.http.post("/console/login", data={"token": token, "csrf": csrf, "next": next_path})
+
+
+async def test_console_applies_the_api_tenancy_rules(client: Client) -> None:
+    r = await client.http.get("/console/flags")
+    assert r.status_code == 303 and r.headers["location"] == "/console/login?next=/console/flags"
+    mine, theirs = await client.operator("Mine"), await client.operator("Theirs")
+    own = await client.lot(mine, spaces=2, name="Own lot")
+    other = await client.lot(theirs, spaces=2, name="Their lot")
+    driver = await client.driver()
+    assert (await console_login(client, driver.token)).status_code == 401  # drivers have no console
+    r = await console_login(client, mine.token, next_path="https://evil.example/")
+    assert r.status_code == 303 and r.headers["location"] == "/console"  # never an open redirect
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and mine.token not in cookie
+    home = await client.http.get("/console")
+    assert f'data-lot-id="{own["id"]}"' in home.text
+    assert other["id"] not in home.text and "Their lot" not in home.text
+    assert (await client.http.get(f"/console/lots/{own['id']}")).status_code == 200
+    r = await client.http.get(f"/console/lots/{other['id']}")
+    assert r.status_code == 404 and r.headers["content-type"] == "application/problem+json"
+    assert (await client.http.get("/console/admin/operators")).status_code == 403
+    csrf = await csrf_of(client, "/console/devices")
+    r = await client.http.post("/console/admin/operators", data={"name": "x", "csrf": csrf})
+    assert r.status_code == 403
+    # a device for another operator's lot: refused as the API refuses it, nothing created
+    r = await client.http.post(
+        "/console/devices", data={"lot_id": other["id"], "kind": "anpr_camera", "name": "cam", "csrf": csrf}
+    )
+    assert r.status_code == 404
+    r = await client.http.post(
+        "/console/devices", data={"lot_id": own["id"], "kind": "anpr_camera", "name": "cam"}
+    )
+    assert r.status_code == 403 and r.json()["code"] == "csrf"  # no CSRF token: refused
+    r = await client.http.post(
+        "/console/devices", data={"lot_id": own["id"], "kind": "anpr_camera", "name": "cam", "csrf": csrf}
+    )
+    assert r.status_code == 201
+    devices = (await client.http.get("/v1/operator/devices", headers=mine.h)).json()
+    assert [d["name"] for d in devices] == ["cam"]
+
+
+async def test_logout_and_flag_resolution_need_the_csrf_token(client: Client) -> None:
+    op = await client.operator()
+    await console_login(client, op.token)
+    r = await client.http.post("/console/logout")
+    assert r.status_code == 403
+    assert (await client.http.get("/console")).status_code == 200  # still signed in
+    r = await client.http.post(
+        "/console/flags/00000000-0000-0000-0000-000000000000/resolve", data={"reason": "x"}
+    )
+    assert r.status_code == 403
+    csrf = await csrf_of(client, "/console/flags")
+    r = await client.http.post(
+        "/console/flags/00000000-0000-0000-0000-000000000000/resolve", data={"reason": "x", "csrf": csrf}
+    )
+    assert r.status_code == 404  # an unknown flag, as the API answers
+    r = await client.http.post("/console/logout", data={"csrf": csrf})
+    assert r.status_code == 303
+    assert (await client.http.get("/console")).status_code == 303
+
+
+async def test_the_console_stream_carries_only_the_operators_lots(live_server: Any) -> None:
+    """Through a real server (the ASGI test transport buffers whole responses, not streams)."""
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        client = Client(http, live_server.app)
+        mine, theirs = await client.operator("Mine"), await client.operator("Theirs")
+        own = await client.lot(mine, spaces=2, name="Own lot")
+        other = await client.lot(theirs, spaces=3, name="Their lot")
+        r = await console_login(client, mine.token)
+        assert r.status_code == 303
+        sensor = await client.device(theirs, other["id"], kind="occupancy_sensor")
+        own_sensor = await client.device(mine, own["id"], kind="occupancy_sensor")
+        async with http.stream("GET", "/console/live") as stream:
+            assert stream.status_code == 200
+            lines = stream.aiter_lines()
+            snapshot = await anext(line async for line in lines if line.startswith("data:"))
+            assert json.loads(snapshot[5:]) == [
+                {"lot_id": own["id"], "free_spaces": 2, "occupied": 0, "reserved": 0}
+            ]
+            for who, lot, event in ((sensor, other, "t-1"), (own_sensor, own, "o-1")):
+                r = await http.post(
+                    "/v1/devices/occupancy",
+                    json={
+                        "event_id": event,
+                        "space_code": lot["spaces"][0]["code"],
+                        "occupied": True,
+                        "ts": iso(now_utc()),
+                    },
+                    headers=who.h,
+                )
+                assert r.status_code == 201, r.text
+            # the other operator's change was sent first, yet the stream's next event is ours
+            pushed = await asyncio.wait_for(
+                anext(line async for line in lines if line.startswith("data:")), 10
+            )
+            assert json.loads(pushed[5:])["lot_id"] == own["id"]
+            assert json.loads(pushed[5:])["free_spaces"] == 1

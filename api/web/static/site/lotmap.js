@@ -68,6 +68,28 @@
       markers[lot.id] = { marker: m, lot: lot };
     });
     window.beidouMap = map;
+    // vehicles coloured by fix quality and base stations (the console's map), every 5 s
+    if (el.dataset.vehiclesUrl) {
+      var fixColour = { fixed: "#2e9a4a", float: "#bf8700", dgnss: "#0969da", single: "#cf222e" };
+      var moving = L.layerGroup().addTo(map);
+      var drawVehicles = function () {
+        fetch(el.dataset.vehiclesUrl, { credentials: "same-origin" }).then(function (r) { return r.ok ? r.json() : null; }).then(function (d) {
+          if (!d) return;
+          moving.clearLayers();
+          d.bases.forEach(function (b) {
+            L.marker([b.lat, b.lon], { title: b.mount }).bindTooltip(b.mount).addTo(moving);
+          });
+          d.vehicles.forEach(function (v) {
+            var m = L.circleMarker([v.lat, v.lon], { radius: 6, weight: 1, color: "#fff", fillOpacity: 1, fillColor: fixColour[v.fix] || "#cf222e" });
+            m.bindTooltip(v.name + " (" + v.fix + ")").addTo(moving);
+            var p = m.getElement(); if (p) { p.setAttribute("data-vehicle", v.id); p.setAttribute("data-fix", v.fix); }
+          });
+          el.dataset.vehicles = String(d.vehicles.length);
+        });
+      };
+      drawVehicles();
+      setInterval(drawVehicles, 5000);
+    }
   }
 
   function update(id, free) {

@@ -1,0 +1,23 @@
+// Revenue per day and occupancy per hour with the vendored uPlot (no build step).
+(function () {
+  "use strict";
+  var dataEl = document.getElementById("charts-data");
+  if (!dataEl || typeof uPlot === "undefined") return;
+  var charts = JSON.parse(dataEl.textContent);
+  document.querySelectorAll("[data-chart]").forEach(function (el) {
+    var c = charts[el.dataset.chart];
+    if (!c || !c.x.length) return;
+    var bars = el.dataset.chart === "revenue";
+    var opts = {
+      width: Math.max(300, el.clientWidth), height: 240,
+      scales: { x: { time: true } },
+      series: [{}, {
+        label: el.previousElementSibling ? el.previousElementSibling.textContent : el.dataset.chart,
+        stroke: bars ? "#0b4f8a" : "#2e9a4a", fill: bars ? "rgba(11,79,138,.25)" : "rgba(46,154,74,.15)",
+        paths: bars && uPlot.paths.bars ? uPlot.paths.bars({ size: [0.6, 40] }) : undefined
+      }]
+    };
+    new uPlot(opts, [c.x, c.y], el);
+    el.dataset.points = String(c.x.length);
+  });
+})();
