@@ -51,8 +51,16 @@ $(CHROMIUM):
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
 
+# A Chinese font, so the pages' screenshots show the zh strings (Chromium draws boxes without).
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+$(CJK_FONT):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei); \
+	else echo "screenshots show boxes for Chinese text: sudo apt-get install fonts-wqy-microhei"; fi
+
 ## Set up and run the whole suite: static checks, then tests on PostgreSQL+Redis and on SQLite+in-process.
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

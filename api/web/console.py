@@ -8,6 +8,9 @@ answers 404 here too), an admin sees the district.
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import io
 import json
 import uuid
 from datetime import datetime, timedelta
@@ -15,12 +18,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from starlette.datastructures import UploadFile
 
+from api.cli_rtk import Q_STYLE, track_figure
 from api.deps import CtxDep, LiveDep, StateDep
+from api.state import AppState
 from api.web.auth import CONSOLE_COOKIE, CheckedForm, ConsoleUser, set_session_cookie, sign_in
 from api.web.public import error_page, see_other
 from api.web.render import cards_json, page
 from core.errors import DomainError, Forbidden, Invalid
+from gnss.rtk.posfile import PosFormatError, read_pos
 from parking.availability import service as availability
 from parking.bookings import listing as bookings
 from parking.events import review
@@ -314,32 +321,75 @@ async def reports_page(
 # --- positioning ------------------------------------------------------------------------------
 
 
-@router.get("/positioning", response_class=HTMLResponse)
-async def positioning_page(
-    request: Request, ctx: CtxDep, state: StateDep, user: ConsoleUser, receiver: uuid.UUID | None = None
+async def _positioning(
+    request: Request,
+    ctx: Ctx,
+    state: AppState,
+    user: Principal,
+    receiver: uuid.UUID | None,
+    status_code: int = 200,
+    **extra: Any,
 ) -> HTMLResponse:
-    """NTRIP mounts with the caster's live figures, rover accounts, a vehicle's track."""
     devices = (
         await identity.district_devices(ctx, user, None)
         if user.role == Role.ADMIN
         else await identity.operator_devices(ctx, user)
     )
-    receivers = [d for d in devices if d.kind == DeviceKind.GNSS_RECEIVER]
-    track = None
-    if receiver is not None:
-        track = await tracks.track_geojson(ctx, user, receiver, None, None)
+    track = await tracks.track_geojson(ctx, user, receiver, None, None) if receiver is not None else None
+    context: dict[str, Any] = {"pos_plot": None, "pos_summary": None, **extra}
     return _page(
         request,
         "console_positioning.html",
         user,
+        status_code=status_code,
         mounts=await ntrip_live.mount_states(ctx, user, state.live_store),
         users=await ntrip.users_of(ctx, user),
-        receivers=receivers,
+        receivers=[d for d in devices if d.kind == DeviceKind.GNSS_RECEIVER],
         chosen=receiver,
         track=track,
         track_json=json.dumps(track) if track else "null",
-        fix_name=fix_name,
+        **context,
     )
+
+
+@router.get("/positioning", response_class=HTMLResponse)
+async def positioning_page(
+    request: Request, ctx: CtxDep, state: StateDep, user: ConsoleUser, receiver: uuid.UUID | None = None
+) -> HTMLResponse:
+    """NTRIP mounts with the caster's live figures, rover accounts, a vehicle's track."""
+    return await _positioning(request, ctx, state, user, receiver)
+
+
+def pos_plot(text: str, title: str) -> tuple[str, dict[str, Any]]:
+    """An RTKLIB ``.pos`` file drawn as ``beidou rtk plot`` draws it (PNG, base64), with the share
+    of epochs per solution quality. CPU work: run it in a thread."""
+    sols = read_pos(io.StringIO(text))
+    if len(sols) == 0:
+        raise Invalid("no solutions in the file", code="empty_pos")
+    figure = track_figure(sols, title=title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=72)
+    counts = {label: int((sols.q == q).sum()) for q, (label, _) in Q_STYLE.items() if (sols.q == q).any()}
+    return base64.b64encode(buffer.getvalue()).decode(), {"epochs": len(sols), "quality": counts}
+
+
+@router.post("/positioning/pos", response_class=HTMLResponse, response_model=None)
+async def upload_pos(
+    request: Request, ctx: CtxDep, state: StateDep, user: ConsoleUser, form: CheckedForm
+) -> Response:
+    """An uploaded RTK solution file shown as a plot (nothing is stored)."""
+    upload = form.get("pos")
+    try:
+        if not isinstance(upload, UploadFile):
+            raise Invalid("choose a .pos file", code="pos_required")
+        text = (await upload.read()).decode("utf-8", errors="replace")
+        try:
+            png, summary = await asyncio.to_thread(pos_plot, text, upload.filename or ".pos")
+        except PosFormatError as exc:
+            raise Invalid(f"not an RTKLIB .pos file: {exc}", code="bad_pos") from exc
+    except DomainError as exc:
+        return await error_page(request, ctx, exc)
+    return await _positioning(request, ctx, state, user, None, pos_plot=png, pos_summary=summary)
 
 
 # --- admin ------------------------------------------------------------------------------------

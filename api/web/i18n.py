@@ -169,6 +169,7 @@ STRINGS: dict[str, dict[str, str]] = {
     "positioning.base": {"zh": "基站位置", "en": "base position"},
     "positioning.vehicles": {"zh": "车辆", "en": "Vehicles"},
     "positioning.track": {"zh": "轨迹", "en": "Track"},
+    "positioning.plot": {"zh": "上传并绘图", "en": "Upload and plot"},
     "fix.fixed": {"zh": "RTK 固定解", "en": "RTK fixed"},
     "fix.float": {"zh": "RTK 浮点解", "en": "RTK float"},
     "fix.dgnss": {"zh": "差分", "en": "DGNSS"},

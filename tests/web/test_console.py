@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -9,6 +12,7 @@ from playwright.async_api import Page, expect
 
 from parking import demo
 from tests.conftest import Backend
+from tests.parking.tracks.test_tracks_api import epoch
 from tests.support import ADMIN_TOKEN, TARIFF, bearer, iso, now_utc
 from tests.web.conftest import OffsiteRequests, screenshot
 from tests.web.support import load_demo
@@ -167,4 +171,97 @@ async def test_admin_sees_every_lot_and_creates_an_operator(
     ):
         r = await pg.goto(f"{live_server.url}{path}")
         assert r is not None and r.status == 200, path
+    assert offsite == [], offsite
+
+
+POS = (
+    Path(__file__).resolve().parents[1]
+    / "data"
+    / "gnss"
+    / "reference"
+    / "geonet2005_kin_gps_l12_cont_B34.pos"
+)
+
+
+def pos_counts(path: Path) -> tuple[int, dict[int, int]]:
+    """Epochs and epochs per quality flag (the Q column, 6th) read off the file by hand."""
+    per_q: dict[int, int] = {}
+    rows = [
+        line.split() for line in path.read_text().splitlines() if line.strip() and not line.startswith("%")
+    ]
+    for row in rows:
+        per_q[int(row[5])] = per_q.get(int(row[5]), 0) + 1
+    return len(rows), per_q
+
+
+async def test_reports_charts_and_a_pos_upload_plot(
+    live_server: Any, backend: Backend, page: tuple[Page, OffsiteRequests]
+) -> None:
+    pg, offsite = page
+    creds = await load_demo(backend, live_server.url)
+    driver = creds["driver"]
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        # the demo driver pays the demo booking ahead through the sandbox: today's revenue
+        r = await http.post(
+            f"/v1/bookings/{driver['booking_id']}/pay",
+            headers={**bearer(driver["token"]), "Idempotency-Key": "report-1"},
+        )
+        assert r.status_code == 201, r.text
+        payment = r.json()
+        r = await http.post(payment["checkout_url"], data={"outcome": "succeeded"})
+        assert r.status_code == 200, r.text
+    daxue = next(lot for lot in creds["lots"] if lot["name"] == demo.DEMO_BOOKING_LOT)
+    await login(pg, live_server.url, creds["operator_token"])
+    await pg.goto(f"{live_server.url}/console/reports?lot_id={daxue['id']}")
+    row = pg.locator(f'tr[data-revenue-lot="{daxue["id"]}"]')
+    await expect(row).to_have_attribute("data-revenue-fen", str(payment["amount_fen"]))
+    # 14 days of revenue (the default) and 24 hourly occupancy buckets, drawn by uPlot
+    await expect(pg.locator("#chart-revenue")).to_have_attribute("data-points", "14")
+    await expect(pg.locator("#chart-occupancy")).to_have_attribute("data-points", "24")
+    assert await pg.locator(".uplot canvas").count() == 2
+    await screenshot(pg, "console-reports")
+    # an RTK .pos file uploaded and drawn like `beidou rtk plot`
+    await pg.goto(f"{live_server.url}/console/positioning")
+    await pg.set_input_files("input[name=pos]", str(POS))
+    await pg.click("form[action='/console/positioning/pos'] button[type=submit]")
+    epochs, per_q = pos_counts(POS)
+    await expect(pg.locator("[data-pos-epochs]")).to_have_attribute("data-pos-epochs", str(epochs))
+    if 1 in per_q:  # RTKLIB's Q=1 is a fixed solution
+        await expect(pg.locator("[data-quality=fix]")).to_contain_text(str(per_q[1]))
+    natural = await pg.locator("img.pos-plot").evaluate("img => img.naturalWidth")
+    assert natural > 500
+    await pg.locator("img.pos-plot").scroll_into_view_if_needed()
+    await screenshot(pg, "console-positioning-pos")
+    assert offsite == [], offsite
+
+
+async def test_a_vehicle_on_the_map_by_fix_quality_and_its_track(
+    live_server: Any, backend: Backend, page: tuple[Page, OffsiteRequests]
+) -> None:
+    pg, offsite = page
+    creds = await load_demo(backend, live_server.url)
+    car = creds["gnss"]["vehicles"][0]
+    start = now_utc().replace(microsecond=0) - timedelta(seconds=30)
+    # ten seconds downtown: five RTK-fixed epochs (quality 4), then five float (quality 5)
+    body = "".join(
+        epoch(start + timedelta(seconds=i), 39.4660 + i * 1e-5, -87.4125, quality=4 if i < 5 else 5)
+        for i in range(10)
+    )
+    async with httpx.AsyncClient(base_url=live_server.url, timeout=10) as http:
+        r = await http.post(
+            "/v1/gnss/nmea",
+            content=body.encode(),
+            headers={**bearer(car["token"]), "Content-Type": "text/plain"},
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["stored"] == 10
+    await login(pg, live_server.url, creds["operator_token"])
+    # the map's vehicle layer: one car has a position, its latest fix is float
+    await expect(pg.locator("#lot-map")).to_have_attribute("data-vehicles", "1")
+    await expect(pg.locator(f'path[data-vehicle="{car["id"]}"]')).to_have_attribute("data-fix", "float")
+    await pg.goto(f"{live_server.url}/console/positioning?receiver={car['id']}")
+    await expect(pg.locator("#track-map")).to_have_attribute("data-points", "10")
+    await expect(pg.locator("#track-map")).to_have_attribute("data-streets", re.compile(r"^[1-9]\d*$"))
+    await pg.locator("#track-map").scroll_into_view_if_needed()
+    await screenshot(pg, "console-vehicle-track")
     assert offsite == [], offsite

@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from parking import demo
 from parking.lots.schemas import LotKind
@@ -170,3 +170,25 @@ async def test_the_demo_driver_signs_in_books_and_pays(
         ).json()
     assert money["paid_fen"] == money["price_fen"] == int(str(amount)) > 0
     assert offsite == [], offsite
+
+
+async def test_chinese_by_accept_language_and_switchable(
+    live_server: Any, backend: Backend, browser: Browser
+) -> None:
+    await load_demo(backend, live_server.url)
+    context = await browser.new_context(locale="zh-CN")
+    try:
+        pg = await context.new_page()
+        await pg.goto(f"{live_server.url}/")
+        await expect(pg.locator("html")).to_have_attribute("lang", "zh-CN")
+        await expect(pg.get_by_role("heading", name="停车场", exact=True)).to_have_count(1)
+        await expect(pg.locator("li.lot-card").first).to_contain_text("空位")
+        await screenshot(pg, "public-map-zh")
+        await pg.click("a.lang")  # to English, and it stays English on the next page
+        await expect(pg.locator("html")).to_have_attribute("lang", "en")
+        await pg.goto(f"{live_server.url}/signin")
+        await expect(pg.locator("h1")).to_have_text("Driver sign-in")
+        await pg.click("a.lang")
+        await expect(pg.locator("h1")).to_have_text("车主登录")
+    finally:
+        await context.close()

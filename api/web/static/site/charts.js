@@ -11,6 +11,8 @@
     var opts = {
       width: Math.max(300, el.clientWidth), height: 240,
       scales: { x: { time: true } },
+      // days and hours as the district reads them, whatever the browser's own time zone
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), "Asia/Shanghai"); },
       series: [{}, {
         label: el.previousElementSibling ? el.previousElementSibling.textContent : el.dataset.chart,
         stroke: bars ? "#0b4f8a" : "#2e9a4a", fill: bars ? "rgba(11,79,138,.25)" : "rgba(46,154,74,.15)",

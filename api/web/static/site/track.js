@@ -15,10 +15,13 @@
   latlngs.forEach(function (ll, i) {
     L.circleMarker(ll, { radius: 3, weight: 0, fillOpacity: 0.9, fillColor: colours[q[i]] || "#cf222e" }).addTo(map);
   });
-  map.fitBounds(L.latLngBounds(latlngs).pad(0.1));
-  var b = map.getBounds();
-  var bbox = [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) { return v.toFixed(3); }).join(",");
+  map.fitBounds(L.latLngBounds(latlngs).pad(0.1), { maxZoom: 18 });
+  // the streets around it: at least ~1 km across, at most what the server serves (0.5 degrees)
+  var b = map.getBounds(), c = b.getCenter();
+  var half = [Math.min(0.25, Math.max(0.005, (b.getNorth() - b.getSouth()) / 2)), Math.min(0.25, Math.max(0.005, (b.getEast() - b.getWest()) / 2))];
+  var bbox = [c.lng - half[1], c.lat - half[0], c.lng + half[1], c.lat + half[0]].map(function (v) { return v.toFixed(3); }).join(",");
   fetch("/map/streets.geojson?bbox=" + bbox).then(function (r) { return r.ok ? r.json() : null; }).then(function (gj) {
+    if (gj) el.dataset.streets = String(gj.features.length ? gj.features[0].properties.segments : 0);
     if (gj) L.geoJSON(gj, { style: { color: "#8c959f", weight: 1.5 }, interactive: false }).addTo(map).bringToBack();
   });
 })();
