@@ -4,17 +4,34 @@ twins build the same ``LotCard`` list here."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from functools import lru_cache
 
 from parking.availability.service import LiveAvailability
 from parking.geo import haversine_m
 from parking.lots import repository as lots_repo
-from parking.lots.service import lot_tariff
 from parking.lots.sharing import open_at
-from parking.lots.tariff import price_fen_per_hour
+from parking.lots.tariff import Tariff, price_fen_per_hour, tariff_of
 from parking.search.schemas import LotCard, NearestFree
 from parking.unit import Ctx
+
+
+@lru_cache(maxsize=1024)
+def _tariff(canonical: str) -> Tariff:
+    return tariff_of(json.loads(canonical))
+
+
+def cached_tariff(raw: dict[str, object]) -> Tariff:
+    """A lot's parsed tariff, parsed once per distinct tariff (lots share a few; a parse builds a
+    per-minute price table, about half a millisecond)."""
+    return _tariff(json.dumps(raw, sort_keys=True))
+
+
+def _patterns(per_space: Sequence[Sequence[dict[str, object]]]) -> list[Sequence[dict[str, object]]]:
+    """The distinct window lists of a lot's spaces (a shared lot's spaces usually share one)."""
+    return list({json.dumps(w, sort_keys=True): w for w in per_space}.values())
 
 
 def _distinct(windows: Sequence[Sequence[dict[str, object]]]) -> list[dict[str, object]]:
@@ -50,15 +67,20 @@ async def lot_cards(ctx: Ctx, live: LiveAvailability, operator_id: uuid.UUID | N
                 free_spaces=snap["free_spaces"],
                 occupied=snap["occupied"],
                 reserved=snap["reserved"],
-                price_fen_per_hour=price_fen_per_hour(lot_tariff(lot), ctx.now),
+                price_fen_per_hour=price_fen_per_hour(cached_tariff(lot.tariff), ctx.now),
                 tariff=lot.tariff,
                 shared_spaces=len(per_space),
                 shared_windows=_distinct(per_space),
-                shared_open_now=any(open_at(w, ctx.now) for w in per_space),
+                shared_open_now=any(open_at(w, ctx.now) for w in _patterns(per_space)),
                 live_degraded=bool(snap.get("degraded")),
             )
         )
     return cards
+
+
+async def lot_names(ctx: Ctx, operator_id: uuid.UUID | None) -> dict[uuid.UUID, str]:
+    """Lot id -> name for listings (one query, no live counts)."""
+    return {lot.id: lot.name for lot in await lots_repo.lots_of_operator(ctx.db, operator_id)}
 
 
 def nearest_free(cards: Sequence[LotCard], lat: float, lon: float) -> NearestFree | None:
