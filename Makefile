@@ -78,6 +78,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/rtk.py
 	$(BIN)/python benchmarks/cloud_rtk.py
 	$(BIN)/python benchmarks/rinex_read.py
+	$(BIN)/python benchmarks/web_pages.py
 
 ## Upgrade the lock deliberately (then `make test`, and commit requirements.lock).
 lock: $(STAMP)

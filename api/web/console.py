@@ -43,7 +43,7 @@ from parking.ntrip import service as ntrip
 from parking.reports import district
 from parking.reports import service as reports
 from parking.search import service as search
-from parking.search.overview import lot_cards
+from parking.search.overview import lot_cards, lot_names
 from parking.sessions import service as sessions
 from parking.tracks import service as tracks
 from parking.unit import Ctx
@@ -215,7 +215,7 @@ async def vehicles(ctx: CtxDep, state: StateDep, user: ConsoleUser) -> JSONRespo
 async def flags_page(
     request: Request, ctx: CtxDep, live: LiveDep, user: ConsoleUser, done: str = ""
 ) -> HTMLResponse:
-    names = {c.id: c.name for c in await lot_cards(ctx, live, operator_scope(user))}
+    names = await lot_names(ctx, operator_scope(user))
     return _page(
         request,
         "console_flags.html",
@@ -247,7 +247,7 @@ async def bookings_page(
     request: Request, ctx: CtxDep, live: LiveDep, user: ConsoleUser, lot_id: uuid.UUID | None = None
 ) -> HTMLResponse:
     """Bookings at my lots (``GET /v1/operator/bookings``), latest start first."""
-    names = {c.id: c.name for c in await lot_cards(ctx, live, operator_scope(user))}
+    names = await lot_names(ctx, operator_scope(user))
     rows = await bookings.operator_bookings(ctx, user, lot_id=lot_id, day=None, status=None, limit=LISTED)
     return _page(request, "console_bookings.html", user, bookings=rows, names=names)
 
@@ -255,7 +255,7 @@ async def bookings_page(
 @router.get("/sessions", response_class=HTMLResponse)
 async def sessions_page(request: Request, ctx: CtxDep, live: LiveDep, user: ConsoleUser) -> HTMLResponse:
     """Stays at my lots and the money they left owed."""
-    names = {c.id: c.name for c in await lot_cards(ctx, live, operator_scope(user))}
+    names = await lot_names(ctx, operator_scope(user))
     stays = await sessions.operator_sessions(
         ctx, user, lot_id=None, status=None, since=None, until=None, limit=LISTED
     )

@@ -27,7 +27,7 @@ from parking.identity import service as identity
 from parking.identity.access import Principal
 from parking.identity.schemas import Role
 from parking.lots.tariff import SHANGHAI
-from parking.search.overview import lot_cards, nearest_free
+from parking.search.overview import lot_cards, lot_names, nearest_free
 from parking.sessions import payments
 from parking.sessions import service as sessions
 from parking.sessions.payments import payment_out
@@ -128,7 +128,7 @@ async def mine(request: Request, ctx: CtxDep, live: LiveDep, driver: DriverUser)
         for b in own
         if b.status == BookingStatus.CONFIRMED
     }
-    names = {c.id: c.name for c in await lot_cards(ctx, live, None)}
+    names = await lot_names(ctx, None)
     return page(
         request,
         "mine.html",
