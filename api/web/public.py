@@ -25,7 +25,7 @@ from parking.bookings import service as bookings
 from parking.bookings.schemas import BookingIn, BookingStatus
 from parking.identity import service as identity
 from parking.identity.access import Principal
-from parking.identity.schemas import Role
+from parking.identity.schemas import PlateIn, Role
 from parking.lots.tariff import SHANGHAI
 from parking.search.overview import lot_cards, lot_names, nearest_free
 from parking.sessions import payments
@@ -136,10 +136,26 @@ async def mine(request: Request, ctx: CtxDep, live: LiveDep, driver: DriverUser)
         money=money,
         stays=await sessions.driver_sessions(ctx, driver, MAX_LISTED),
         owed=await sessions.driver_receivables(ctx, driver),
+        plates=[p.plate for p in await identity.driver_plates(ctx, driver)],
         names=names,
         driver=driver,
         pay_key=uuid.uuid4().hex,
     )
+
+
+@router.post("/me/plates", response_class=HTMLResponse, response_model=None)
+async def add_plate(request: Request, ctx: CtxDep, driver: DriverUser, form: CheckedForm) -> Response:
+    """Register a plate (as ``POST /v1/me/plates``): bookings are made for one's own plates."""
+    try:
+        who = _signed_in(driver)
+        try:
+            plate = PlateIn(plate=str(form.get("plate") or "").strip())
+        except ValidationError as exc:
+            raise Invalid("that is not a mainland China plate", code="bad_plate") from exc
+        await identity.add_plate(ctx, who, plate.plate)
+    except DomainError as exc:
+        return await error_page(request, ctx, exc)
+    return see_other("/me")
 
 
 def _local(value: str) -> datetime:

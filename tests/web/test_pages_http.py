@@ -219,3 +219,22 @@ async def test_the_console_stream_carries_only_the_operators_lots(live_server: A
             )
             assert json.loads(pushed[5:])["lot_id"] == own["id"]
             assert json.loads(pushed[5:])["free_spaces"] == 1
+
+
+async def test_a_driver_adds_a_plate_then_the_lots_offer_booking(client: Client) -> None:
+    op = await client.operator()
+    lot = await client.lot(op, spaces=2, name="Bookable")
+    driver = await client.driver()
+    csrf = await csrf_of(client, "/signin")
+    r = await client.http.post("/signin", data={"token": driver.token, "csrf": csrf})
+    assert r.status_code == 303
+    home = await client.http.get("/")
+    assert 'action="/book"' not in home.text and 'href="/me"' in home.text  # no plate yet
+    r = await client.http.post("/me/plates", data={"plate": "not a plate", "csrf": csrf})
+    assert r.status_code == 422 and "data-error=" in r.text  # refused as the API refuses it
+    r = await client.http.post("/me/plates", data={"plate": "沪A88888", "csrf": csrf})
+    assert r.status_code == 303
+    plates = (await client.http.get("/v1/me/plates", headers=driver.h)).json()
+    assert [p["plate"] for p in plates] == ["沪A88888"]
+    home = await client.http.get("/")
+    assert f'name="lot_id" value="{lot["id"]}"' in home.text
