@@ -10,7 +10,9 @@ where a page needs it:
 - ``/`` the public map (every lot's card, tariff, shared windows, the map's JSON);
 - ``/console`` the admin's district map (the same 500 lots);
 - ``/console/lots/{id}`` one lot page (spaces grid, last events, today's bookings and stays);
-- ``/console/flags``, ``/console/reports`` (14 days of revenue over 500 lots + one lot's hours).
+- ``/console/flags``, ``/console/reports`` (14 days of revenue over 500 lots + one lot's hours);
+- ``/console/admin/district`` (every lot's live counts, 14 days of revenue) and the hourly
+  district occupancy it loads afterwards (24 buckets of every lot's history, ``/v1/admin/occupancy``).
 
 (The live streams' first event is the same ``lot_cards`` call as ``/``; the ASGI transport
 cannot read an endless stream, so it is not timed here.)
@@ -171,6 +173,10 @@ async def run(args: argparse.Namespace) -> None:
                 "/console/lots/{id}": lambda: page(f"/console/lots/{lot_ids[len(lot_ids) // 2]}"),
                 "/console/flags": lambda: page("/console/flags"),
                 "/console/reports": lambda: page("/console/reports"),
+                "/console/admin/district": lambda: page("/console/admin/district"),
+                "/console/admin/district/occupancy.json": lambda: page(
+                    "/console/admin/district/occupancy.json"
+                ),
             }
             sizes: dict[str, int] = {}
             for fetch in pages.values():  # warm-up: template compilation, caches

@@ -42,8 +42,9 @@ from parking.ntrip import live as ntrip_live
 from parking.ntrip import service as ntrip
 from parking.reports import district
 from parking.reports import service as reports
+from parking.reports.schemas import DistrictBucket
 from parking.search import service as search
-from parking.search.overview import lot_cards, lot_names
+from parking.search.overview import lot_capacities, lot_cards, lot_names
 from parking.sessions import service as sessions
 from parking.tracks import service as tracks
 from parking.unit import Ctx
@@ -398,6 +399,57 @@ async def upload_pos(
 def _admin(user: Principal) -> None:
     if user.role != Role.ADMIN:
         raise Forbidden("this page is for the district admin")
+
+
+@router.get("/admin/district", response_class=HTMLResponse)
+async def district_page(request: Request, ctx: CtxDep, live: LiveDep, user: ConsoleUser) -> HTMLResponse:
+    """The district now (every lot's live counts) and revenue per day (14 days, as
+    ``/v1/admin/revenue``); the hourly occupancy history loads after the page (it reads every
+    lot's sensor history: seconds for 500 lots, see benchmarks/web_pages.py)."""
+    _admin(user)
+    cards = await lot_cards(ctx, live, None)
+    midnight = shanghai_midnight(ctx.now)
+    start_d = midnight - timedelta(days=13)
+    money = await district.revenue(ctx, user, start_d, midnight + timedelta(days=1), DistrictBucket.DAY)
+    per_day: dict[datetime, int] = {start_d + timedelta(days=i): 0 for i in range(14)}
+    for row in money:
+        key = row.start.astimezone(SHANGHAI).replace(hour=0, minute=0, second=0, microsecond=0)
+        if key in per_day:
+            per_day[key] += row.revenue_fen
+    charts = {
+        "revenue": {"x": [int(d.timestamp()) for d in per_day], "y": [v / 100 for v in per_day.values()]}
+    }
+    return _page(
+        request,
+        "console_district.html",
+        user,
+        charts_json=json.dumps(charts),
+        lots=len(cards),
+        capacity=sum(c.capacity for c in cards),
+        occupied=sum(c.occupied for c in cards),
+        free=sum(c.free_spaces for c in cards),
+        revenue_fen=sum(per_day.values()),
+    )
+
+
+@router.get("/admin/district/occupancy.json")
+async def district_occupancy(ctx: CtxDep, user: ConsoleUser) -> JSONResponse:
+    """District occupancy per hour of the last 24 h: every lot's time-weighted occupied count
+    (``/v1/admin/occupancy``) summed, over the district's capacity, in %."""
+    _admin(user)
+    hour = ctx.now.replace(minute=0, second=0, microsecond=0)
+    per_lot = await district.occupancy(
+        ctx, user, hour - timedelta(hours=23), hour + timedelta(hours=1), DistrictBucket.HOUR
+    )
+    total = sum(c for c in (await lot_capacities(ctx)).values()) or 1
+    occupied: dict[datetime, float] = {}
+    for lot in per_lot:
+        for b in lot.buckets:
+            occupied[b.start] = occupied.get(b.start, 0.0) + b.avg_occupied
+    hours = sorted(occupied)
+    return JSONResponse(
+        {"x": [int(t.timestamp()) for t in hours], "y": [round(100 * occupied[t] / total, 1) for t in hours]}
+    )
 
 
 @router.get("/admin/operators", response_class=HTMLResponse)

@@ -138,6 +138,8 @@ STRINGS: dict[str, dict[str, str]] = {
     "nav.reports": {"zh": "收入与占用", "en": "Revenue & occupancy"},
     "nav.positioning": {"zh": "定位", "en": "Positioning"},
     "nav.operators": {"zh": "运营方", "en": "Operators"},
+    "nav.admin_district": {"zh": "全区概况", "en": "District"},
+    "reports.district_occupancy": {"zh": "全区每小时占用率(%)", "en": "District occupancy per hour (%)"},
     "nav.devices": {"zh": "设备", "en": "Devices"},
     "lot.spaces": {"zh": "车位", "en": "Spaces"},
     "lot.events": {"zh": "最近事件", "en": "Last events"},

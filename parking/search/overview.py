@@ -83,6 +83,11 @@ async def lot_names(ctx: Ctx, operator_id: uuid.UUID | None) -> dict[uuid.UUID, 
     return {lot.id: lot.name for lot in await lots_repo.lots_of_operator(ctx.db, operator_id)}
 
 
+async def lot_capacities(ctx: Ctx) -> dict[uuid.UUID, int]:
+    """Every lot's capacity (the district's total is their sum)."""
+    return {lot.id: lot.capacity for lot in await lots_repo.lots_of_operator(ctx.db, None)}
+
+
 def nearest_free(cards: Sequence[LotCard], lat: float, lon: float) -> NearestFree | None:
     """The closest lot with at least one free space (great-circle distance)."""
     best: NearestFree | None = None
