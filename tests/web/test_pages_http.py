@@ -68,7 +68,8 @@ async def test_signin_needs_the_csrf_token_and_a_driver_token(client: Client) ->
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie
     assert driver.token not in cookie
     me = await client.http.get("/me")
-    assert me.status_code == 200 and "沪A12345" not in me.text  # no bookings yet, nothing listed
+    assert me.status_code == 200
+    assert 'data-plate="沪A12345"' in me.text and "data-booking-id" not in me.text  # no bookings yet
 
 
 async def test_a_tampered_or_expired_session_cookie_is_no_session(client: Client) -> None:
