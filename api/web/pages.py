@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 from starlette import status
 
-from api.web import console, live, public
+from api.web import console, console_ops, live, public
 from api.web.auth import LoginRequired
 
 
@@ -17,5 +17,5 @@ async def _to_login(request: Request, exc: Exception) -> RedirectResponse:
 
 def install(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, _to_login)
-    for module in (public, console, live):
+    for module in (public, console, console_ops, live):
         app.include_router(module.router)
