@@ -162,6 +162,13 @@ async def test_admin_sees_every_lot_and_creates_an_operator(
         me = (await http.get("/v1/me", headers=bearer(token.strip()))).json()
     assert me["role"] == "operator"
     # the admin's pages render: reports with their charts, positioning, devices
+    await pg.goto(f"{live_server.url}/console/admin/district")
+    # every lot: the demo's nine and the rival's 50-place garage; 24 hours and 14 days charted
+    capacity = sum(spec.capacity for spec in demo.LOTS) + 50
+    await expect(pg.locator("[data-capacity]")).to_have_attribute("data-capacity", str(capacity))
+    await expect(pg.locator("#chart-occupancy")).to_have_attribute("data-points", "24", timeout=20_000)
+    await expect(pg.locator("#chart-revenue")).to_have_attribute("data-points", "14")
+    await screenshot(pg, "console-admin-district")
     for path in (
         "/console/reports",
         "/console/positioning",
