@@ -51,8 +51,17 @@ $(CHROMIUM):
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
 	else echo "the browser tests need Debian's chromium: sudo apt-get install chromium"; exit 1; fi
 
+# A Chinese font, so the pages' screenshots show the zh strings (Chromium draws boxes without).
+CJK_FONT ?= /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+$(CJK_FONT):
+	@if [ "$$(id -u)" = 0 ]; then \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei \
+	  || (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q fonts-wqy-microhei) \
+	  || echo "no CJK font: zh screenshots show boxes (the tests do not depend on it)"; \
+	else echo "screenshots show boxes for Chinese text: sudo apt-get install fonts-wqy-microhei"; fi
+
 ## Set up and run the whole suite: static checks, then tests on PostgreSQL+Redis and on SQLite+in-process.
-test: $(STAMP) $(CHROMIUM) lint
+test: $(STAMP) $(CHROMIUM) $(CJK_FONT) lint
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -71,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/cloud_rtk.py
 	$(BIN)/python benchmarks/rinex_read.py
 	$(BIN)/python benchmarks/ocpp_chargers.py
+	$(BIN)/python benchmarks/web_pages.py
 
 ## Upgrade the lock deliberately (then `make test`, and commit requirements.lock).
 lock: $(STAMP)

@@ -30,7 +30,7 @@ from api.routers import (
     trips,
 )
 from api.state import AppState
-from api.web import docs
+from api.web import docs, pages
 from core.db import make_engine, make_sessionmaker, utcnow
 from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
@@ -174,6 +174,7 @@ def create_app(
     )
     errors.install(app)
     docs.install(app)
+    pages.install(app)
     if fast_paths:  # inside the request context: ids, metrics and access logs still apply
         app.add_middleware(SearchFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

@@ -78,7 +78,8 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=hdrs)
 
 
-def _status_of(exc: DomainError) -> int:
+def status_of(exc: DomainError) -> int:
+    """The HTTP status of a domain error (the pages answer with it too)."""
     for cls in type(exc).__mro__:
         if cls in STATUS:
             return STATUS[cls]
@@ -87,7 +88,7 @@ def _status_of(exc: DomainError) -> int:
 
 async def _domain(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DomainError)
-    return problem(request, _status_of(exc), exc.detail, code=exc.code, **exc.extra)
+    return problem(request, status_of(exc), exc.detail, code=exc.code, **exc.extra)
 
 
 async def _validation(request: Request, exc: Exception) -> JSONResponse:

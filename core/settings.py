@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     )
 
     itinerary_key: str = Field(default=DEV_ITINERARY_KEY, description="HMAC key of bookable itinerary ids")
+    web_session_key: str | None = Field(
+        default=None,
+        description="HMAC key of the pages' session cookies and CSRF tokens; unset: derived from "
+        "BEIDOU_ADMIN_TOKEN (so rotating that token also ends every page session)",
+    )
+    web_session_hours: float = Field(default=12.0, gt=0, description="a page sign-in lasts this long")
     maas_dir: Path = Field(
         default=Path("var") / "maas", description="imported GTFS/OSM networks (NumPy caches)"
     )
@@ -100,7 +106,15 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
 
-    @field_validator("redis_url", "mqtt_url", "admin_token", "rtk_caster_url", "rtk_redis_url", mode="before")
+    @field_validator(
+        "redis_url",
+        "mqtt_url",
+        "admin_token",
+        "rtk_caster_url",
+        "rtk_redis_url",
+        "web_session_key",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

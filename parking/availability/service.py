@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 DIRECTORY_VERSION = "lots:version"
+# every lot's changes on one channel too: a page showing hundreds of lots subscribes once
+DISTRICT_CHANNEL = "lots:live"
 
 
 def lot_key(lot_id: uuid.UUID) -> str:
@@ -135,7 +137,9 @@ class LiveAvailability:
                 self.listener.note(lot_id, snapshot)
             try:
                 await self.store.set_json(lot_key(lot_id), snapshot)
-                await self.store.publish(lot_channel(lot_id), {"lot_id": str(lot_id), **snapshot})
+                message = {"lot_id": str(lot_id), **snapshot}
+                await self.store.publish(lot_channel(lot_id), message)
+                await self.store.publish(DISTRICT_CHANNEL, message)
             except LiveStoreUnavailable:
                 self._mark_degraded()
                 return

@@ -84,3 +84,27 @@ async def flags_of_lots(
 
 async def get_flag(session: AsyncSession, flag_id: uuid.UUID) -> Flag | None:
     return await session.get(Flag, flag_id)
+
+
+async def anpr_events_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, AnprEvent]:
+    if not ids:
+        return {}
+    rows = await session.scalars(select(AnprEvent).where(AnprEvent.id.in_(ids)))
+    return {row.id: row for row in rows}
+
+
+async def recent_anpr_events(session: AsyncSession, lot_id: uuid.UUID, limit: int) -> Sequence[AnprEvent]:
+    query = select(AnprEvent).where(AnprEvent.lot_id == lot_id).order_by(AnprEvent.ts.desc()).limit(limit)
+    return (await session.scalars(query)).all()
+
+
+async def recent_occupancy_events(
+    session: AsyncSession, lot_id: uuid.UUID, limit: int
+) -> Sequence[OccupancyEvent]:
+    query = (
+        select(OccupancyEvent)
+        .where(OccupancyEvent.lot_id == lot_id)
+        .order_by(OccupancyEvent.ts.desc())
+        .limit(limit)
+    )
+    return (await session.scalars(query)).all()

@@ -92,3 +92,25 @@ class FlagOut(BaseModel):
 
 class FlagResolveIn(Strict):
     resolution: Annotated[str, Field(min_length=1, max_length=1000)]
+
+
+class FlagView(FlagOut):
+    """A flag as the review queue shows it: with the plate the camera read and its confidence."""
+
+    plate: str | None = None
+    confidence: float | None = None
+    direction: str | None = None
+    read_at: datetime | None = None
+
+
+class LotEvent(BaseModel):
+    """One of a lot's latest device events: a camera read or a space sensor's reading."""
+
+    source: str = Field(description="camera or sensor")
+    ts: datetime
+    direction: str | None = None
+    plate: str | None = None
+    confidence: float | None = None
+    flagged: bool = False
+    space_code: str | None = None
+    occupied: bool | None = None

@@ -8,6 +8,7 @@ existence does not leak.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import time
 import uuid
 from dataclasses import dataclass
@@ -138,6 +139,25 @@ async def authenticate(
     principal = await _lookup(session, role_of(token), digest)
     if principal is None:
         raise Unauthenticated("invalid bearer token")
+    cache.put(digest, principal, generation=generation)
+    return principal
+
+
+async def principal_by_digest(
+    session: AsyncSession, role: str, digest: str, *, admin_token: str | None, cache: TokenCache
+) -> Principal:
+    """The caller behind a token's digest (a page session keeps the digest, never the token):
+    the same checks as ``authenticate``, so a suspension or a rotated admin token ends it."""
+    if role == Role.ADMIN:
+        if admin_token and hmac.compare_digest(digest, hash_token(admin_token)):
+            return ADMIN
+        raise Unauthenticated("this session has ended; sign in again", code="session_ended")
+    if (cached := cache.get(digest)) is not None and cached.role == role:
+        return cached
+    generation = cache.generation
+    principal = await _lookup(session, role, digest)
+    if principal is None:
+        raise Unauthenticated("this session has ended; sign in again", code="session_ended")
     cache.put(digest, principal, generation=generation)
     return principal
 

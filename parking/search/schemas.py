@@ -59,3 +59,30 @@ class GuidanceHit(BaseModel):
     lat: float
     lon: float
     distance_m: float
+
+
+class LotCard(BaseModel):
+    """One lot as the district map shows it: live counts, tariff, off-peak sharing."""
+
+    id: uuid.UUID
+    operator_id: uuid.UUID
+    name: str
+    kind: str
+    lat: float
+    lon: float
+    address: str | None
+    capacity: int
+    free_spaces: int
+    occupied: int
+    reserved: int
+    price_fen_per_hour: int
+    tariff: dict[str, object]
+    shared_spaces: int
+    shared_windows: list[dict[str, object]]
+    shared_open_now: bool
+    live_degraded: bool
+
+
+class NearestFree(BaseModel):
+    lot: LotCard
+    distance_m: float
