@@ -30,10 +30,10 @@ from api.routers import (
 )
 from api.state import AppState
 from api.web import docs
-from core.db import make_engine, make_sessionmaker, utcnow
+from core.db import Autocommit, make_engine, make_sessionmaker, utcnow
 from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
-from core.settings import Settings
+from core.settings import Settings, is_sqlite
 from hardware.device_mqtt import MqttDeviceBus
 from maas.network import load_imported
 from maas.service import ItinerarySigner
@@ -98,6 +98,7 @@ def create_app(
                 else {}
             ),
             signer=ItinerarySigner(settings.itinerary_key),
+            autocommit=None if is_sqlite(settings.database_url) else Autocommit(settings.database_url),
         )
         app.state.beidou = state
         try:  # NumPy loading in a thread: about a second for a district
@@ -133,6 +134,8 @@ def create_app(
                     await task
             if live_store is None:
                 await store.close()
+            if state.autocommit is not None:
+                await state.autocommit.close()
             await engine.dispose()
 
     app = FastAPI(

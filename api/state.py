@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.db import Autocommit
 from core.live import LiveStore
 from core.settings import Settings
 from maas.network import Network
@@ -37,6 +38,7 @@ class AppState:
     signer: ItinerarySigner = field(default_factory=lambda: ItinerarySigner("unset"))
     started: bool = False
     device_bus: MqttDeviceBus | None = None  # devices over MQTT (occupancy, plate reads, gate decisions)
+    autocommit: Autocommit | None = None  # PostgreSQL's one-round-trip writes (bookings)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

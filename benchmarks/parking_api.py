@@ -52,9 +52,8 @@ from parking.demo import CENTRE_TARIFF
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "beidou_bench"
-DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+DB_NAME = "beidou_bench"  # --db-name: emptied and migrated by every run
+REDIS_DB = 14  # --redis-db: flushed by every run
 CENTRE = (31.3003, 121.5136)
 TARIFF = CENTRE_TARIFF  # the demo's tariff: one definition for demo, tests and benchmarks
 console = Console()
@@ -66,16 +65,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare_database() -> None:
+def db_url(name: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def prepare_database(name: str, redis_url: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(db_url(name), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
-    env = {**os.environ, "BEIDOU_DATABASE_URL": DB_URL}
+    env = {**os.environ, "BEIDOU_DATABASE_URL": db_url(name)}
     subprocess.run([str(BIN / "beidou"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()
 
 
 @contextmanager
@@ -83,7 +86,7 @@ def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterat
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # 2 workers importing on a loaded 2-core machine
         while True:
             try:
                 if httpx.get(base + probe, timeout=1).status_code == 200:
@@ -304,7 +307,11 @@ def main() -> None:
     parser.add_argument("--lots", type=int, default=20)
     parser.add_argument("--spaces", type=int, default=50)
     parser.add_argument("--drivers", type=int, default=200)
+    parser.add_argument("--db-name", default=DB_NAME, help="PostgreSQL database, emptied by the run")
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="Redis database, flushed by the run")
     args = parser.parse_args()
+    database_url = db_url(args.db_name)
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
 
     command = " ".join([Path(sys.executable).name, *sys.argv])
     console.print(
@@ -317,13 +324,13 @@ def main() -> None:
         params=vars(args),
         peers={"ceiling": "benchmarks/ceiling_app.py: bare FastAPI returning a constant, uvicorn, 2 workers"},
     )
-    with console.status("preparing PostgreSQL database beidou_bench and Redis db 14"):
-        prepare_database()
+    with console.status(f"preparing PostgreSQL database {args.db_name} and Redis db {args.redis_db}"):
+        prepare_database(args.db_name, redis_url)
     admin = secrets.token_urlsafe(16)
     env = {
         **os.environ,
-        "BEIDOU_DATABASE_URL": DB_URL,
-        "BEIDOU_REDIS_URL": REDIS_URL,
+        "BEIDOU_DATABASE_URL": database_url,
+        "BEIDOU_REDIS_URL": redis_url,
         "BEIDOU_ADMIN_TOKEN": admin,
         "BEIDOU_LOG_LEVEL": "WARNING",
     }
@@ -365,7 +372,7 @@ def main() -> None:
                     rounds[scenario].append(run_load(port, scenario, data, args))
         with console.status("contention: 200 requests for one space and window"):
             race = asyncio.run(contention(base, data))
-        with psycopg.connect(DB_URL) as conn:
+        with psycopg.connect(database_url) as conn:
             doubles = conn.execute(DOUBLE_BOOKINGS).fetchone()[0]  # type: ignore[index]
             live = conn.execute("SELECT count(*) FROM bookings WHERE status = 'confirmed'").fetchone()[0]  # type: ignore[index]
 
