@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from api import background, errors
-from api.fastpath import SearchFastPath
+from api.fastpath import BookingFastPath, SearchFastPath
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import (
     admin,
@@ -150,6 +150,7 @@ def create_app(
     docs.install(app)
     if fast_paths:  # inside the request context: ids, metrics and access logs still apply
         app.add_middleware(SearchFastPath)
+        app.add_middleware(BookingFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order

@@ -354,6 +354,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--timeout-worker-healthcheck",  # as beidou serve: workers importing on a busy machine
+                "120",
             ],
             env,
             ceil_port,
