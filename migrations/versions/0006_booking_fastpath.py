@@ -75,6 +75,7 @@ DECLARE
     v_kind text;
     v_tariff text;
     v_space record;
+    v_candidates refcursor;
     v_any boolean;
     v_inserted uuid;
 BEGIN
@@ -131,7 +132,8 @@ BEGIN
     END IF;
     FOR v_round IN 1..p_rounds LOOP
         v_any := false;
-        FOR v_space IN
+        -- a cursor fetched row by row: each free space costs its overlap probe only when tried
+        OPEN v_candidates FOR
             SELECT s.id,
                    (json_typeof(s.shared_windows) = 'array' AND json_array_length(s.shared_windows) > 0)
                    AS shared
@@ -145,11 +147,14 @@ BEGIN
                     WHERE b.space_id = s.id AND b.status IN ('confirmed', 'checked_in')
                       AND b.start_ts < p_end AND b.end_ts > p_start)
              ORDER BY s.code
-             LIMIT p_candidates
+             LIMIT p_candidates;
         LOOP
+            FETCH v_candidates INTO v_space;
+            EXIT WHEN NOT FOUND;
             v_any := true;
             IF v_space.shared THEN  -- its windows are checked in Python
                 o_outcome := 'fallback';
+                CLOSE v_candidates;
                 RETURN;
             END IF;
             v_inserted := NULL;
@@ -163,6 +168,7 @@ BEGIN
             IF v_inserted IS NOT NULL THEN
                 o_outcome := 'created';
                 o_space_id := v_space.id;
+                CLOSE v_candidates;
                 RETURN;
             END IF;
             IF p_key IS NOT NULL THEN  -- the same key won meanwhile: its booking is the answer
@@ -174,11 +180,13 @@ BEGIN
                   FROM bookings b WHERE b.driver_id = p_driver AND b.idempotency_key = p_key;
                 IF FOUND THEN
                     o_outcome := 'existing';
+                    CLOSE v_candidates;
                     RETURN;
                 END IF;
             END IF;
             -- otherwise a concurrent booking took this space first: try the next one
         END LOOP;
+        CLOSE v_candidates;
         EXIT WHEN NOT v_any;
     END LOOP;
     o_outcome := 'no_space';

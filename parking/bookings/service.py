@@ -78,7 +78,7 @@ async def create_booking(
     if db is not None:
         done = await _create_in_one_statement(ctx, db, principal, data, idempotency_key)
         if done is not None:
-            return booking_out(done[0]), done[1]
+            return done
     booking, created = await _create(ctx, principal, data, idempotency_key)
     return booking_out(booking), created
 
@@ -116,7 +116,7 @@ MEMO_LIMIT = 10_000
 
 async def _create_in_one_statement(
     ctx: Ctx, db: Autocommit, principal: Principal, data: BookingIn, idempotency_key: str | None
-) -> tuple[Booking, bool] | None:
+) -> tuple[BookingOut, bool] | None:
     """``_create`` in one round trip (``beidou_book``, committed when it answers); None when the
     function left the booking to the ORM path (it wrote nothing then)."""
     require(principal, Role.DRIVER)
@@ -158,28 +158,42 @@ async def _create_in_one_statement(
         )
     else:
         return None
-    if outcome == "created":
-        booking = Booking(**{**values, "space_id": row["o_space_id"]})
-        _touch_if_current(ctx, booking)
-        return booking, True
-    if outcome == "existing":
-        existing = Booking(
-            id=row["o_id"],
-            driver_id=principal.id,
-            lot_id=row["o_lot_id"],
-            space_id=row["o_space_id"],
-            plate=row["o_plate"],
-            start_ts=row["o_start"],
-            end_ts=row["o_end"],
-            status=row["o_status"],
-            price_fen=row["o_price_fen"],
-            cancel_fee_fen=row["o_cancel_fee_fen"],
-            session_id=row["o_session_id"],
-            idempotency_key=idempotency_key,
-            idempotency_fingerprint=row["o_fingerprint"],
-            created_at=row["o_created_at"],
+    if outcome == "created":  # what was stored, as the ORM path answers it (no ORM object)
+        _touch_window(ctx, data.lot_id, data.start, data.end)
+        return (
+            BookingOut.model_construct(
+                id=values["id"],
+                status=BookingStatus.CONFIRMED.value,
+                lot_id=data.lot_id,
+                space_id=row["o_space_id"],
+                plate=plate,
+                start=data.start,
+                end=data.end,
+                price_fen=values["price_fen"],
+                cancel_fee_fen=0,
+                session_id=None,
+                created_at=ctx.now,
+            ),
+            True,
         )
-        return _replayed(existing, fingerprint), False
+    if outcome == "existing":
+        _check_replay(row["o_fingerprint"], fingerprint)
+        return (
+            BookingOut(
+                id=row["o_id"],
+                status=row["o_status"],
+                lot_id=row["o_lot_id"],
+                space_id=row["o_space_id"],
+                plate=row["o_plate"],
+                start=row["o_start"],
+                end=row["o_end"],
+                price_fen=row["o_price_fen"],
+                cancel_fee_fen=row["o_cancel_fee_fen"],
+                session_id=row["o_session_id"],
+                created_at=row["o_created_at"],
+            ),
+            False,
+        )
     if outcome == "fallback":
         return None
     if problem is not None and outcome == problem.code:
@@ -244,9 +258,13 @@ def _fingerprint(data: BookingIn) -> str:
 def _replayed(existing: Booking, fingerprint: str) -> Booking:
     """The key's first booking, if the retry asks the same; a key reused for another request is
     refused (the IETF Idempotency-Key draft: the key names one request)."""
-    if existing.idempotency_fingerprint not in (None, fingerprint):
-        raise Invalid("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    _check_replay(existing.idempotency_fingerprint, fingerprint)
     return existing
+
+
+def _check_replay(stored: str | None, fingerprint: str) -> None:
+    if stored not in (None, fingerprint):
+        raise Invalid("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
 
 
 async def _insert(
@@ -311,8 +329,12 @@ def _values(
 def _touch_if_current(ctx: Ctx, booking: Booking) -> None:
     """Refresh the lot's live snapshot only if the booking changes what is free now; a booking
     for next week leaves the current picture as it is (and costs no refresh)."""
-    if booking.start_ts <= ctx.now + SENSOR_HORIZON and booking.end_ts > ctx.now:
-        ctx.changed_lots.add(booking.lot_id)
+    _touch_window(ctx, booking.lot_id, booking.start_ts, booking.end_ts)
+
+
+def _touch_window(ctx: Ctx, lot_id: uuid.UUID, start: datetime, end: datetime) -> None:
+    if start <= ctx.now + SENSOR_HORIZON and end > ctx.now:
+        ctx.changed_lots.add(lot_id)
 
 
 async def _has_bookable(ctx: Ctx, lot: Lot) -> bool:
