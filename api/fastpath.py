@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -79,16 +80,27 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class RouteLabel:
+    """What the access log and the metrics read from ``scope["route"]`` (its path template), for
+    answers given before any route is matched (FastAPI keeps included routers' routes inside
+    ``_IncludedRouter`` objects, out of reach of ``app.routes``)."""
+
+    path: str
+
+
+SEARCH_ROUTE = RouteLabel(PATH)
+
+
 class SearchFastPath:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "GET":
             body = await self._answer(scope)
             if body is not None:
-                scope["route"] = self._route_of(scope)  # for the access log and metrics labels
+                scope["route"] = SEARCH_ROUTE  # for the access log and metrics labels
                 headers = [*JSON_HEADERS, (b"content-length", str(len(body)).encode())]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send({"type": "http.response.body", "body": body})
@@ -116,18 +128,11 @@ class SearchFastPath:
             return None
         return orjson.dumps(result)
 
-    def _route_of(self, scope: Scope) -> Any:
-        if self._route is None:
-            for route in scope["app"].routes:
-                if getattr(route, "path", None) == PATH and "GET" in getattr(route, "methods", ()):
-                    self._route = route
-                    break
-        return self._route
-
 
 # --- POST /v1/bookings ---------------------------------------------------------------------------
 
 BOOKINGS = "/v1/bookings"
+BOOKINGS_ROUTE = RouteLabel(BOOKINGS)
 KEY_HEADER = b"idempotency-key"
 
 
@@ -146,7 +151,6 @@ class BookingFastPath:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route: Any = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -175,7 +179,7 @@ class BookingFastPath:
             data = BookingIn.model_validate(orjson.loads(body))
         except (orjson.JSONDecodeError, ValidationError):
             return False  # the route answers it (422 with the schema's errors)
-        scope["route"] = self._route_of(scope)  # for the access log and metrics labels
+        scope["route"] = BOOKINGS_ROUTE  # for the access log and metrics labels
         try:
             async with unit_of_work(state) as ctx:
                 booking, created = await bookings.create_booking(ctx, principal, data, key)
@@ -189,14 +193,6 @@ class BookingFastPath:
             return True
         await _send(send, 201 if created else 200, booking.__pydantic_serializer__.to_json(booking), JSON)
         return True
-
-    def _route_of(self, scope: Scope) -> Any:
-        if self._route is None:
-            for route in scope["app"].routes:
-                if getattr(route, "path", None) == BOOKINGS and "POST" in getattr(route, "methods", ()):
-                    self._route = route
-                    break
-        return self._route
 
 
 JSON = b"application/json"
