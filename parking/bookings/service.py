@@ -8,24 +8,19 @@ every write transaction is serialised (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 
-from core.db import Autocommit
-from core.errors import Conflict, DomainError, Invalid, NotFound
-from parking.bookings import money
+from core.errors import Conflict, NotFound
+from parking.bookings import money, one_statement, rules
 from parking.bookings import repository as repo
 from parking.bookings.models import Booking
 from parking.bookings.schemas import BookingIn, BookingMoneyOut, BookingOut, BookingStatus, RefundOut
 from parking.identity import service as identity
 from parking.identity.access import Principal, require
-from parking.identity.plates import normalize_plate
 from parking.identity.schemas import Role
 from parking.lots import repository as lots_repo
 from parking.lots import service as lots
@@ -34,7 +29,7 @@ from parking.lots.schemas import LotKind
 from parking.lots.service import lot_tariff
 from parking.lots.sharing import covers
 from parking.lots.states import GATE_COUNTED, SENSOR_HORIZON
-from parking.lots.tariff import Tariff, fee_fen, tariff_of
+from parking.lots.tariff import fee_fen
 from parking.sessions import payments
 from parking.sessions import repository as sessions_repo
 from parking.sessions import service as sessions
@@ -44,9 +39,6 @@ from parking.sessions.refunds import RefundReason
 from parking.unit import Ctx
 
 log = structlog.get_logger(__name__)
-
-# A booking may start a little in the past (clock skew, the driver at the gate).
-PAST_TOLERANCE = timedelta(minutes=5)
 
 
 def booking_out(booking: Booking) -> BookingOut:
@@ -71,134 +63,16 @@ async def create_booking(
     """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking.
 
     On PostgreSQL, when the booking is the unit's only write, one server-side function does it
-    in one round trip (``_create_in_one_statement``); otherwise, and for what that function leaves
+    in one round trip (``one_statement``); otherwise, and for what that function leaves
     to Python, the ORM path (``_create``). Both answer alike: same checks in the same order, same
     errors, the exclusion constraint the judge of double bookings."""
     db = ctx.one_statement_ok()
     if db is not None:
-        done = await _create_in_one_statement(ctx, db, principal, data, idempotency_key)
+        done = await one_statement.create_in_one_statement(ctx, db, principal, data, idempotency_key)
         if done is not None:
             return done
     booking, created = await _create(ctx, principal, data, idempotency_key)
     return booking_out(booking), created
-
-
-def _window_problem(ctx: Ctx, start: datetime) -> Invalid | None:
-    if start < ctx.now - PAST_TOLERANCE:
-        return Invalid("a booking cannot start in the past", code="start_in_past")
-    horizon = timedelta(days=ctx.settings.booking_horizon_days)
-    if start > ctx.now + horizon:
-        return Invalid(f"a booking may start at most {horizon.days} days ahead", code="beyond_horizon")
-    return None
-
-
-def _refused(outcome: str) -> DomainError:
-    """The error of a refusal both paths share, by its code."""
-    if outcome == "lot_not_found":
-        return NotFound("lot not found")
-    if outcome == "lot_suspended":
-        return Conflict("the lot's operator is suspended: it takes no bookings", code="lot_suspended")
-    if outcome == "space_not_found":
-        return NotFound("space not found in this lot")
-    if outcome == "no_space":
-        return Conflict("no space is free for the whole window", code="no_space")
-    if outcome == "plate_not_yours":
-        return identity.plate_not_yours()
-    raise ValueError(f"unknown refusal {outcome!r}")
-
-
-# Lots the one-statement path leaves to the ORM path: a gate-counted garage's capacity is checked
-# under a lot lock, and a residential lot's spaces open in windows checked here in Python.
-ORM_ONLY_KINDS = (GATE_COUNTED.value, LotKind.RESIDENTIAL_SHARED.value)
-TARIFF_MEMO = "bookings.lot_tariff"
-MEMO_LIMIT = 10_000
-
-
-async def _create_in_one_statement(
-    ctx: Ctx, db: Autocommit, principal: Principal, data: BookingIn, idempotency_key: str | None
-) -> tuple[BookingOut, bool] | None:
-    """``_create`` in one round trip (``beidou_book``, committed when it answers); None when the
-    function left the booking to the ORM path (it wrote nothing then)."""
-    require(principal, Role.DRIVER)
-    assert principal.id is not None
-    try:
-        plate = normalize_plate(data.plate)
-    except Invalid:
-        return None  # the ORM path answers it, after the idempotency replay as always
-    problem = _window_problem(ctx, data.start)
-    fingerprint = _fingerprint(data)
-    values = _values(
-        ctx, principal.id, data.lot_id, data.space_id, plate, data, 0, idempotency_key, fingerprint
-    )
-    starts_now = data.start <= ctx.now + SENSOR_HORIZON
-    for _ in range(3):  # a tariff changed under the memo costs one more round trip
-        memo: tuple[str, Tariff] | None = db.memo.get((TARIFF_MEMO, data.lot_id))
-        if memo is not None:
-            values["price_fen"] = fee_fen(memo[1], data.start, data.end)
-        row = await repo.book_in_one_statement(
-            db,
-            values,
-            space_kind=None if data.space_kind is None else data.space_kind.value,
-            window_problem=None if problem is None else problem.code,
-            starts_now=starts_now,
-            fallback_kinds=ORM_ONLY_KINDS,
-            tariff_md5=None if memo is None else memo[0],
-            rounds=ROUNDS,
-            candidates=CANDIDATES,
-        )
-        outcome = row["o_outcome"]
-        if outcome != "tariff":
-            break
-        text = row["o_tariff"]
-        if len(db.memo) >= MEMO_LIMIT:
-            db.memo.clear()
-        db.memo[(TARIFF_MEMO, data.lot_id)] = (
-            hashlib.md5(text.encode()).hexdigest(),
-            tariff_of(json.loads(text)),
-        )
-    else:
-        return None
-    if outcome == "created":  # what was stored, as the ORM path answers it (no ORM object)
-        _touch_window(ctx, data.lot_id, data.start, data.end)
-        return (
-            BookingOut.model_construct(
-                id=values["id"],
-                status=BookingStatus.CONFIRMED.value,
-                lot_id=data.lot_id,
-                space_id=row["o_space_id"],
-                plate=plate,
-                start=data.start,
-                end=data.end,
-                price_fen=values["price_fen"],
-                cancel_fee_fen=0,
-                session_id=None,
-                created_at=ctx.now,
-            ),
-            True,
-        )
-    if outcome == "existing":
-        _check_replay(row["o_fingerprint"], fingerprint)
-        return (
-            BookingOut(
-                id=row["o_id"],
-                status=row["o_status"],
-                lot_id=row["o_lot_id"],
-                space_id=row["o_space_id"],
-                plate=row["o_plate"],
-                start=row["o_start"],
-                end=row["o_end"],
-                price_fen=row["o_price_fen"],
-                cancel_fee_fen=row["o_cancel_fee_fen"],
-                session_id=row["o_session_id"],
-                created_at=row["o_created_at"],
-            ),
-            False,
-        )
-    if outcome == "fallback":
-        return None
-    if problem is not None and outcome == problem.code:
-        raise problem
-    raise _refused(outcome)
 
 
 async def _create(
@@ -207,27 +81,27 @@ async def _create(
     """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking."""
     require(principal, Role.DRIVER)
     assert principal.id is not None
-    fingerprint = _fingerprint(data)
+    fingerprint = rules.fingerprint(data)
     if idempotency_key is not None:
         existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint), False
     plate = await identity.require_own_plate(ctx, principal, data.plate)
     start, end = data.start, data.end
-    if (problem := _window_problem(ctx, start)) is not None:
+    if (problem := rules.window_problem(ctx, start)) is not None:
         raise problem
     lot = await lots_repo.get_lot(ctx.db, data.lot_id)
     if lot is None:
-        raise _refused("lot_not_found")
+        raise rules.refused("lot_not_found")
     if await identity.operator_suspended(ctx, lot.operator_id):  # nobody runs its gates now
-        raise _refused("lot_suspended")
+        raise rules.refused("lot_suspended")
     starts_now = start <= ctx.now + SENSOR_HORIZON
     if lot.kind == GATE_COUNTED:
         lot = await lots_repo.lock_lot(ctx.db, lot.id) or lot
         bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, start, end)
         await _check_capacity(ctx, lot, bookings, start, end, starts_now)
     price = fee_fen(lot_tariff(lot), start, end)
-    for _ in range(ROUNDS):
+    for _ in range(rules.ROUNDS):
         spaces = await _candidates(ctx, lot, data, starts_now)
         if not spaces:
             break
@@ -241,30 +115,20 @@ async def _create(
                     return _replayed(existing, fingerprint), False
             # otherwise a concurrent booking took this space first: try the next one
     else:
-        raise _refused("no_space")
+        raise rules.refused("no_space")
     if lot.kind == GATE_COUNTED and data.space_id is None and not await _has_bookable(ctx, lot):
         # a gate-counted garage without bookable spaces holds a place, not a space
         booking = await _insert(ctx, principal.id, lot, None, plate, data, price, idempotency_key)
         if booking is not None:
             return booking, True
-    raise _refused("no_space")
-
-
-def _fingerprint(data: BookingIn) -> str:
-    """The request a key stands for: its body, in one canonical form."""
-    return hashlib.sha256(data.model_dump_json().encode()).hexdigest()
+    raise rules.refused("no_space")
 
 
 def _replayed(existing: Booking, fingerprint: str) -> Booking:
     """The key's first booking, if the retry asks the same; a key reused for another request is
     refused (the IETF Idempotency-Key draft: the key names one request)."""
-    _check_replay(existing.idempotency_fingerprint, fingerprint)
+    rules.check_replay(existing.idempotency_fingerprint, fingerprint)
     return existing
-
-
-def _check_replay(stored: str | None, fingerprint: str) -> None:
-    if stored not in (None, fingerprint):
-        raise Invalid("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
 
 
 async def _insert(
@@ -278,7 +142,7 @@ async def _insert(
     idempotency_key: str | None,
 ) -> Booking | None:
     """The new booking, or None when the database refused it (a concurrent booking won)."""
-    values = _values(
+    values = rules.new_row(
         ctx,
         driver_id,
         lot.id,
@@ -287,7 +151,7 @@ async def _insert(
         data,
         price,
         idempotency_key,
-        _fingerprint(data),
+        rules.fingerprint(data),
     )
     # The exclusion constraint (PostgreSQL) or the idempotency key decides: no row, no booking.
     if not await repo.insert_booking(ctx.db, values):
@@ -297,44 +161,10 @@ async def _insert(
     return booking
 
 
-def _values(
-    ctx: Ctx,
-    driver_id: uuid.UUID,
-    lot_id: uuid.UUID,
-    space_id: uuid.UUID | None,
-    plate: str,
-    data: BookingIn,
-    price: int,
-    idempotency_key: str | None,
-    fingerprint: str,
-) -> dict[str, Any]:
-    """A new booking's row."""
-    return {
-        "id": uuid.uuid4(),
-        "driver_id": driver_id,
-        "lot_id": lot_id,
-        "space_id": space_id,
-        "plate": plate,
-        "start_ts": data.start,
-        "end_ts": data.end,
-        "status": BookingStatus.CONFIRMED,
-        "price_fen": price,
-        "cancel_fee_fen": 0,
-        "idempotency_key": idempotency_key,
-        "idempotency_fingerprint": fingerprint,
-        "created_at": ctx.now,
-    }
-
-
 def _touch_if_current(ctx: Ctx, booking: Booking) -> None:
     """Refresh the lot's live snapshot only if the booking changes what is free now; a booking
     for next week leaves the current picture as it is (and costs no refresh)."""
-    _touch_window(ctx, booking.lot_id, booking.start_ts, booking.end_ts)
-
-
-def _touch_window(ctx: Ctx, lot_id: uuid.UUID, start: datetime, end: datetime) -> None:
-    if start <= ctx.now + SENSOR_HORIZON and end > ctx.now:
-        ctx.changed_lots.add(lot_id)
+    rules.touch_window(ctx, booking.lot_id, booking.start_ts, booking.end_ts)
 
 
 async def _has_bookable(ctx: Ctx, lot: Lot) -> bool:
@@ -370,20 +200,12 @@ def peak_overlap(bookings: Sequence[Booking], start: datetime, end: datetime) ->
     return peak
 
 
-# Rounds of "fetch candidates, try them" before answering 409: candidates fetched before a
-# concurrent burst committed may all be gone, while others are still free.
-ROUNDS = 3
-# How many free spaces to fetch per attempt: enough to survive a few lost races without loading
-# the whole lot.
-CANDIDATES = 8
-
-
 async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> list[Space]:
     shared = lot.kind == LotKind.RESIDENTIAL_SHARED
     if data.space_id is not None:
         space = await lots_repo.get_space(ctx.db, data.space_id)
         if space is None or space.lot_id != lot.id:
-            raise _refused("space_not_found")
+            raise rules.refused("space_not_found")
         shared = shared or bool(space.shared_windows)
     rows = await repo.free_spaces_for(
         ctx.db,
@@ -393,7 +215,7 @@ async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> 
         kind=data.space_kind,
         skip_occupied=starts_now,
         # windows are checked here, not in SQL, so a shared lot needs all its free spaces
-        limit=None if shared or data.space_id is not None else CANDIDATES,
+        limit=None if shared or data.space_id is not None else rules.CANDIDATES,
     )
     if data.space_id is not None:
         rows = [s for s in rows if s.id == data.space_id]
