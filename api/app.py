@@ -12,7 +12,7 @@ import structlog
 from fastapi import FastAPI
 
 from api import background, errors
-from api.fastpath import SearchFastPath
+from api.fastpath import BookingFastPath, SearchFastPath
 from api.middleware import BodyLimitMiddleware, RequestContextMiddleware
 from api.routers import (
     admin,
@@ -31,10 +31,10 @@ from api.routers import (
 )
 from api.state import AppState
 from api.web import docs, pages
-from core.db import make_engine, make_sessionmaker, utcnow
+from core.db import Autocommit, make_engine, make_sessionmaker, utcnow
 from core.live import LiveStore, make_live_store
 from core.logging import configure_logging
-from core.settings import Settings
+from core.settings import Settings, is_sqlite
 from hardware.device_mqtt import MqttDeviceBus
 from hardware.ocpp_central import CentralSystem
 from maas.network import load_imported
@@ -123,6 +123,7 @@ def create_app(
                 else {}
             ),
             signer=ItinerarySigner(settings.itinerary_key),
+            autocommit=None if is_sqlite(settings.database_url) else Autocommit(settings.database_url),
         )
         app.state.beidou = state
         try:  # NumPy loading in a thread: about a second for a district
@@ -162,6 +163,8 @@ def create_app(
                     await task
             if live_store is None:
                 await store.close()
+            if state.autocommit is not None:
+                await state.autocommit.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -177,6 +180,7 @@ def create_app(
     pages.install(app)
     if fast_paths:  # inside the request context: ids, metrics and access logs still apply
         app.add_middleware(SearchFastPath)
+        app.add_middleware(BookingFastPath)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware)
     # hot paths first: routes are matched in order

@@ -63,6 +63,9 @@ def _configuration() -> None:
 ADMIN_TOKEN_FILE = Path("var") / "admin-token"
 
 
+WORKER_HEALTHCHECK_S = 120
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="interface to bind")] = "127.0.0.1",
@@ -120,6 +123,10 @@ def serve(
             workers=workers,
             log_level="warning",
             access_log=False,
+            # uvicorn kills a worker that has not answered its supervisor's ping within this many
+            # seconds, and starts another: at its default (5 s) a worker still importing on a busy
+            # 2-core machine is killed again and again, and the API never comes up
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )
     finally:
         if sim is not None:

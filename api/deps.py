@@ -27,7 +27,7 @@ bearer = HTTPBearer(auto_error=False, description="Bearer token of an admin, ope
 
 
 def unit_of_work(state: AppState) -> AbstractAsyncContextManager[Ctx]:
-    return parking_unit_of_work(state.sessionmaker, state.settings, state.live)
+    return parking_unit_of_work(state.sessionmaker, state.settings, state.live, state.autocommit)
 
 
 async def get_ctx(request: Request) -> AsyncIterator[Ctx]:

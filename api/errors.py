@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
 
 from core.db import is_connection_error
 from core.errors import (
@@ -59,23 +60,42 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
+    body, hdrs = problem_parts(request.scope, status, detail, code=code, headers=headers, **extra)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=hdrs)
+
+
+def problem_parts(
+    scope: Scope,
+    status: int,
+    detail: str,
+    *,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The problem's body and headers (shared with the ASGI fast paths, which have no Request)."""
     body = {
         "type": f"https://beidou-mobility.example/problems/{code}",
         "title": TITLES.get(status, "Error"),
         "status": status,
         "detail": detail,
         "code": code,
-        "instance": request.url.path,
+        "instance": scope["path"],
         **extra,
     }
-    if request_id := request.scope.get("request_id"):
+    if request_id := scope.get("request_id"):
         body["request_id"] = request_id
     hdrs = dict(headers or {})
     if status == 401:
         hdrs.setdefault("WWW-Authenticate", "Bearer")
     if status == 503:
         hdrs.setdefault("Retry-After", "1")
-    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=hdrs)
+    return body, hdrs
+
+
+def domain_problem(exc: DomainError) -> tuple[int, str, str, dict[str, Any]]:
+    """``(status, detail, code, extra)`` of a domain error: the status table's answer."""
+    return _status_of(exc), exc.detail, exc.code, exc.extra
 
 
 def status_of(exc: DomainError) -> int:
@@ -120,11 +140,18 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    status, detail, code = unexpected_problem(request.url.path, exc)
+    return problem(request, status, detail, code=code)
+
+
+def unexpected_problem(path: str, exc: Exception) -> tuple[int, str, str]:
+    """``(status, detail, code)``: 503 when the database is away, else 500 (logged with its
+    traceback)."""
     if is_connection_error(exc):
         log.warning("database_unavailable", error=type(exc).__name__)
-        return problem(request, 503, "the database is unavailable; retry shortly", code="unavailable")
-    log.exception("unhandled_error", path=request.url.path)
-    return problem(request, 500, "internal error", code="internal")
+        return 503, "the database is unavailable; retry shortly", "unavailable"
+    log.exception("unhandled_error", path=path)
+    return 500, "internal error", "internal"
 
 
 def install(app: FastAPI) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from core.db import Autocommit
 from core.live import LiveStore
 from core.settings import Settings
 from maas.network import Network
@@ -39,6 +40,7 @@ class AppState:
     started: bool = False
     ocpp: CentralSystem | None = None  # the OCPP central system, when this process runs it
     device_bus: MqttDeviceBus | None = None  # devices over MQTT (occupancy, plate reads, gate decisions)
+    autocommit: Autocommit | None = None  # PostgreSQL's one-round-trip writes (bookings)
 
 
 def app_state(conn: HTTPConnection) -> AppState:

@@ -5,17 +5,20 @@ What it measures, in one run on this machine:
 - lot search: GET /v1/lots near Wujiaochang on the real service (PostgreSQL + Redis, 2 workers);
 - bookings: POST /v1/bookings on the real service, random lots and hour-long windows, then a
   database check that no two live bookings overlap on a space, and a contention round where
-  200 requests race for one space and window (exactly one may win).
+  200 requests race for one space and window (exactly one may win). Beside the rate, the CPU
+  a booking request costs the API workers and the PostgreSQL backends (from /proc), which the
+  load of the shared machine moves far less than the rate.
 
 The load comes from a separate process (a minimal asyncio HTTP/1.1 keep-alive client, so the
 generator costs little CPU) over loopback. The three scenarios run in interleaved rounds
 (ceiling, search, bookings, ceiling, ...); each figure is the median of its rounds with their
 range, the search/ceiling ratio the median of the per-round ratios. The product owner's goals are
 printed beside the figures with a verdict (met only when the whole range is on the goal's side),
-not asserted: search >= 40 % of the ceiling's rate; bookings >= 300/s, no double booking. Every
+not asserted: search >= 40 % of the ceiling's rate; bookings >= 1,000/s, no double booking. Every
 round goes to var/bench/parking_api.json.
 
 Run: .venv/bin/python benchmarks/parking_api.py [--seconds 8] [--warmup 2] [--rounds 3] [--concurrency 32]
+     [--db-name beidou_bench] [--redis-db 14]   (both emptied by the run: give each runner its own)
 """
 
 from __future__ import annotations
@@ -52,12 +55,12 @@ from parking.demo import CENTRE_TARIFF
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "beidou_bench"
-DB_URL = f"postgresql://postgres@127.0.0.1:5432/{DB_NAME}"
-REDIS_URL = "redis://127.0.0.1:6379/14"
+DB_NAME = "beidou_bench"  # --db-name: emptied and migrated by every run
+REDIS_DB = 14  # --redis-db: flushed by every run
 CENTRE = (31.3003, 121.5136)
 TARIFF = CENTRE_TARIFF  # the demo's tariff: one definition for demo, tests and benchmarks
 console = Console()
+BOOKINGS_GOAL = 1_000  # confirmed bookings per second, 2 API workers on this 2-core machine
 
 
 def free_port() -> int:
@@ -66,24 +69,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def prepare_database() -> None:
+def db_url(name: str) -> str:
+    return f"postgresql://postgres@127.0.0.1:5432/{name}"
+
+
+def prepare_database(name: str, redis_url: str) -> None:
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone():
-            conn.execute(f"CREATE DATABASE {DB_NAME}")
-    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f"CREATE DATABASE {name}")
+    with psycopg.connect(db_url(name), autocommit=True) as conn:
         conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
         conn.execute("CREATE SCHEMA public")
-    env = {**os.environ, "BEIDOU_DATABASE_URL": DB_URL}
+    env = {**os.environ, "BEIDOU_DATABASE_URL": db_url(name)}
     subprocess.run([str(BIN / "beidou"), "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    redis.Redis.from_url(redis_url).flushdb()
 
 
 @contextmanager
-def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[str]:
+def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterator[tuple[str, int]]:
     proc = subprocess.Popen(cmd, env=env, cwd=ROOT, start_new_session=True, stdout=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # 2 workers importing on a loaded 2-core machine
         while True:
             try:
                 if httpx.get(base + probe, timeout=1).status_code == 200:
@@ -93,7 +100,7 @@ def server(cmd: list[str], env: dict[str, str], port: int, probe: str) -> Iterat
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"server did not start: {' '.join(cmd)}")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         try:
@@ -173,6 +180,7 @@ async def _connection(
                     if name.strip().lower() == b"content-length":
                         length = int(value)
                 await reader.readexactly(length)
+                out["completed"] += 1
                 if now >= start:
                     out["latencies"].append(time.perf_counter() - t0)
                     out["statuses"][status] += 1
@@ -193,7 +201,7 @@ def _load(
 ) -> None:
     host = f"127.0.0.1:{port}"
     make = _maker(scenario, host, data)
-    out: dict[str, Any] = {"latencies": [], "statuses": Counter()}
+    out: dict[str, Any] = {"latencies": [], "statuses": Counter(), "completed": 0}
 
     async def main() -> None:
         t = time.perf_counter()
@@ -201,7 +209,9 @@ def _load(
         await asyncio.gather(*(_connection(port, make, start, stop, i, out) for i in range(concurrency)))
 
     asyncio.run(main())
-    queue.put({"latencies": out["latencies"], "statuses": dict(out["statuses"])})
+    queue.put(
+        {"latencies": out["latencies"], "statuses": dict(out["statuses"]), "completed": out["completed"]}
+    )
 
 
 def _maker(scenario: str, host: str, data: dict[str, Any]) -> Callable[[random.Random], bytes]:
@@ -240,18 +250,21 @@ def _maker(scenario: str, host: str, data: dict[str, Any]) -> Callable[[random.R
     return book
 
 
-def run_load(port: int, scenario: str, data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+def run_load(
+    port: int, scenario: str, data: dict[str, Any], args: argparse.Namespace, cpu: CpuMeter | None = None
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
     proc = ctx.Process(
         target=_load, args=(port, scenario, data, args.seconds, args.warmup, args.concurrency, queue)
     )
+    before = cpu.read() if cpu else None
     proc.start()
     result = queue.get(timeout=args.seconds + args.warmup + 120)
     proc.join()
     lat = sorted(result["latencies"])
     n = len(lat)
-    return {
+    out = {
         "scenario": scenario,
         "requests": n,
         "rate": n / args.seconds,
@@ -259,6 +272,57 @@ def run_load(port: int, scenario: str, data: dict[str, Any], args: argparse.Name
         "p99_ms": lat[min(n - 1, int(n * 0.99))] * 1000 if n else float("nan"),
         "statuses": result["statuses"],
     }
+    if cpu is not None and before is not None and result["completed"]:
+        after = cpu.read()
+        for side in ("api", "postgres"):
+            out[f"{side}_cpu_us_per_request"] = (after[side] - before[side]) / result["completed"] * 1e6
+    return out
+
+
+class CpuMeter:
+    """CPU seconds (user + system) spent by the API's processes (the server and its workers) and
+    by the PostgreSQL backends connected to the benchmark's database: what a request costs,
+    whatever else the shared machine is doing at the time."""
+
+    def __init__(self, server_pid: int, database_url: str, db_name: str) -> None:
+        self.server_pid = server_pid
+        self.database_url = database_url
+        self.db_name = db_name
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    def _stat(self, pid: int) -> tuple[int, float] | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return int(fields[1]), (int(fields[11]) + int(fields[12])) / self.tick  # ppid, utime+stime
+
+    def _tree(self, root: int) -> list[int]:
+        parents: dict[int, int] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and (stat := self._stat(int(entry.name))) is not None:
+                parents[int(entry.name)] = stat[0]
+        tree, frontier = [root], [root]
+        while frontier:
+            frontier = [pid for pid, ppid in parents.items() if ppid in frontier]
+            tree += frontier
+        return tree
+
+    def read(self) -> dict[str, float]:
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            backends = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                    (self.db_name,),
+                ).fetchall()
+            ]
+        total = {"api": 0.0, "postgres": 0.0}
+        for side, pids in (("api", self._tree(self.server_pid)), ("postgres", backends)):
+            for pid in pids:
+                if (stat := self._stat(pid)) is not None:
+                    total[side] += stat[1]
+        return total
 
 
 async def contention(base: str, data: dict[str, Any], racers: int = 200) -> Counter[int]:
@@ -304,7 +368,11 @@ def main() -> None:
     parser.add_argument("--lots", type=int, default=20)
     parser.add_argument("--spaces", type=int, default=50)
     parser.add_argument("--drivers", type=int, default=200)
+    parser.add_argument("--db-name", default=DB_NAME, help="PostgreSQL database, emptied by the run")
+    parser.add_argument("--redis-db", type=int, default=REDIS_DB, help="Redis database, flushed by the run")
     args = parser.parse_args()
+    database_url = db_url(args.db_name)
+    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
 
     command = " ".join([Path(sys.executable).name, *sys.argv])
     console.print(
@@ -317,13 +385,13 @@ def main() -> None:
         params=vars(args),
         peers={"ceiling": "benchmarks/ceiling_app.py: bare FastAPI returning a constant, uvicorn, 2 workers"},
     )
-    with console.status("preparing PostgreSQL database beidou_bench and Redis db 14"):
-        prepare_database()
+    with console.status(f"preparing PostgreSQL database {args.db_name} and Redis db {args.redis_db}"):
+        prepare_database(args.db_name, redis_url)
     admin = secrets.token_urlsafe(16)
     env = {
         **os.environ,
-        "BEIDOU_DATABASE_URL": DB_URL,
-        "BEIDOU_REDIS_URL": REDIS_URL,
+        "BEIDOU_DATABASE_URL": database_url,
+        "BEIDOU_REDIS_URL": redis_url,
         "BEIDOU_ADMIN_TOKEN": admin,
         "BEIDOU_LOG_LEVEL": "WARNING",
     }
@@ -335,7 +403,7 @@ def main() -> None:
             env,
             app_port,
             "/healthz",
-        ) as base,
+        ) as (base, app_pid),
         server(
             [
                 str(BIN / "uvicorn"),
@@ -347,6 +415,8 @@ def main() -> None:
                 "--log-level",
                 "warning",
                 "--no-access-log",
+                "--timeout-worker-healthcheck",  # as beidou serve: workers importing on a busy machine
+                "120",
             ],
             env,
             ceil_port,
@@ -355,6 +425,7 @@ def main() -> None:
     ):
         with console.status(f"seeding {args.lots} lots x {args.spaces} spaces, {args.drivers} drivers"):
             data = seed(base, admin, args.lots, args.spaces, args.drivers)
+        cpu = CpuMeter(app_pid, database_url, args.db_name)
         # interleaved: every round runs the three scenarios one after the other, so a disturbance
         # of the machine lands on all of them rather than on one
         for k in range(args.rounds):
@@ -362,10 +433,11 @@ def main() -> None:
                 with console.status(
                     f"round {k + 1}/{args.rounds} {scenario}: {args.warmup:.0f}+{args.seconds:.0f} s"
                 ):
-                    rounds[scenario].append(run_load(port, scenario, data, args))
+                    meter = cpu if scenario == "bookings" else None
+                    rounds[scenario].append(run_load(port, scenario, data, args, meter))
         with console.status("contention: 200 requests for one space and window"):
             race = asyncio.run(contention(base, data))
-        with psycopg.connect(DB_URL) as conn:
+        with psycopg.connect(database_url) as conn:
             doubles = conn.execute(DOUBLE_BOOKINGS).fetchone()[0]  # type: ignore[index]
             live = conn.execute("SELECT count(*) FROM bookings WHERE status = 'confirmed'").fetchone()[0]  # type: ignore[index]
 
@@ -374,6 +446,15 @@ def main() -> None:
     p99 = {s: Spread.of([r["p99_ms"] for r in rs]) for s, rs in rounds.items()}
     booked = Spread.of([r["statuses"].get(201, 0) / args.seconds for r in rounds["bookings"]])
     ratio = ratios([r["rate"] for r in rounds["search"]], [r["rate"] for r in rounds["ceiling"]])
+    booked_ratio = ratios(
+        [r["statuses"].get(201, 0) / args.seconds for r in rounds["bookings"]],
+        [r["rate"] for r in rounds["ceiling"]],
+    )
+    cpu_us = {
+        side: Spread.of([r[f"{side}_cpu_us_per_request"] for r in rounds["bookings"]])
+        for side in ("api", "postgres")
+        if all(f"{side}_cpu_us_per_request" in r for r in rounds["bookings"])
+    }
     errors: Counter[int] = Counter()
     for r in rounds["bookings"]:
         errors.update({k: v for k, v in r["statuses"].items() if k not in (201, 409)})
@@ -390,8 +471,16 @@ def main() -> None:
     console.print(f"search / ceiling = {ratio.fmt(3)}   goal >= 0.40: {ratio.verdict(0.40)}")
     console.print(
         f"bookings confirmed/s = {booked.fmt(0)}, other statuses {dict(errors) or 'none'}   "
-        f"goal >= 300/s: {booked.verdict(300)}"
+        f"goal >= {BOOKINGS_GOAL:,}/s: {booked.verdict(BOOKINGS_GOAL)}"
     )
+    console.print(
+        f"bookings confirmed / ceiling = {booked_ratio.fmt(3)} (the figure the machine's load moves least)"
+    )
+    if len(cpu_us) == 2:
+        console.print(
+            f"CPU per booking request: API workers {cpu_us['api'].fmt(0)} us, "
+            f"PostgreSQL backends {cpu_us['postgres'].fmt(0)} us"
+        )
     console.print(f"double bookings in the database = {doubles} (of {live} live bookings)   (goal 0)")
     console.print(f"contention, 200 racers for one space: {dict(race)}   (goal exactly one 201)")
     record.rounds = rounds
@@ -401,6 +490,8 @@ def main() -> None:
         "p99_ms": p99,
         "search_over_ceiling": ratio,
         "bookings_per_s": booked,
+        "bookings_over_ceiling": booked_ratio,
+        "cpu_us_per_booking_request": cpu_us,
         "double_bookings": doubles,
         "live_bookings": live,
         "contention": dict(race),

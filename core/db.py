@@ -5,13 +5,15 @@ No module-level engine: the app factory and the CLI build one from ``Settings`` 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, MetaData, Table, Uuid, event, text
+import asyncpg
+from sqlalchemy import DateTime, MetaData, Table, Uuid, event, make_url, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -156,3 +158,59 @@ async def try_insert(session: AsyncSession, *rows: object) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+class Autocommit:
+    """Single statements on PostgreSQL, each its own transaction: one round trip, committed when
+    it answers (the hottest writes, done by a server-side function; see ``beidou_book``).
+
+    Raw asyncpg connections of their own small pool: no pre-ping and no reset query on release
+    (nothing here opens a transaction or sets session state), so a call costs exactly the
+    statement's round trip; asyncpg keeps each connection's prepared statements. An unreachable
+    server surfaces as ``ConnectionError``, which the units of work answer 503.
+
+    ``memo`` holds small per-process copies the callers keep for their statements, each checked by
+    the statement that relies on it (a lot's tariff, say), so a stale copy costs a retry, never a
+    wrong answer.
+    """
+
+    def __init__(self, database_url: str, *, max_size: int = 10, timeout_s: float = 10.0) -> None:
+        self.dsn = make_url(database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        self.max_size = max_size
+        self.timeout_s = timeout_s
+        self.memo: dict[Hashable, Any] = {}
+        self.statements = 0  # run so far (the tests tell which path served a request by it)
+        self._pool: asyncpg.Pool | None = None
+        self._lock = asyncio.Lock()
+
+    async def _get_pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    self._pool = await asyncpg.create_pool(
+                        self.dsn,
+                        min_size=0,  # the app starts while the database is away
+                        max_size=self.max_size,
+                        timeout=self.timeout_s,
+                        reset=_no_reset,
+                    )
+        return self._pool
+
+    async def fetchrow(self, sql: str, *args: object) -> Mapping[str, Any] | None:
+        self.statements += 1
+        try:
+            pool = await self._get_pool()
+            async with pool.acquire() as conn:
+                row: Mapping[str, Any] | None = await conn.fetchrow(sql, *args, timeout=self.timeout_s)
+                return row
+        except (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, OSError, TimeoutError) as exc:
+            raise ConnectionError(f"PostgreSQL unreachable: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _no_reset(_conn: object) -> None:
+    """Nothing to reset: the pool's users run single statements and set no session state."""

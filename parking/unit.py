@@ -20,7 +20,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from core.db import is_connection_error, utcnow
+from core.db import Autocommit, is_connection_error, utcnow
 from core.errors import Unavailable
 from core.settings import Settings
 
@@ -36,10 +36,21 @@ class Ctx:
     # work that must only follow a successful commit (counters of what was stored)
     after_commit: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     refunds_queued: bool = False  # refunds were decided: send them to the providers after the commit
+    # single statements committed on their own (PostgreSQL; None on SQLite and outside requests):
+    # a room may use it for a write that is the unit's only one (see ``one_statement_ok``)
+    autocommit: Autocommit | None = None
 
     @property
     def plate_key(self) -> bytes:
         return self.settings.plate_hash_key.encode()
+
+    def one_statement_ok(self) -> Autocommit | None:
+        """The autocommit executor, if a write may go through it: only while the unit's session
+        holds no transaction (nothing uncommitted that the statement would have to see or be
+        atomic with)."""
+        if self.autocommit is None or self.db.in_transaction():
+            return None
+        return self.autocommit
 
     async def flush(self) -> None:
         """Send pending changes (constraints are checked now); the commit stays the unit's."""
@@ -55,11 +66,14 @@ class LotRefresher(Protocol):
 
 @asynccontextmanager
 async def unit_of_work(
-    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, live: LotRefresher
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    live: LotRefresher,
+    autocommit: Autocommit | None = None,
 ) -> AsyncIterator[Ctx]:
     db = sessionmaker()
     try:
-        ctx = Ctx(db=db, settings=settings)
+        ctx = Ctx(db=db, settings=settings, autocommit=autocommit)
         try:
             yield ctx
             if db.in_transaction():

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db import insert_unless_conflict
+from core.db import Autocommit, insert_unless_conflict
 from parking.bookings.models import Booking
 from parking.bookings.schemas import LIVE_BOOKING, BookingStatus
 from parking.lots.models import Space
@@ -20,6 +20,49 @@ async def insert_booking(session: AsyncSession, values: dict[str, Any]) -> bool:
     """False when the database refused it: the exclusion constraint (a concurrent booking of the
     space won) or the driver's idempotency key."""
     return await insert_unless_conflict(session, Booking, values)
+
+
+BOOK_IN_ONE_STATEMENT = "SELECT * FROM beidou_book({})".format(", ".join(f"${i}" for i in range(1, 19)))
+
+
+async def book_in_one_statement(
+    db: Autocommit,
+    values: dict[str, Any],
+    *,
+    space_kind: str | None,
+    window_problem: str | None,
+    starts_now: bool,
+    fallback_kinds: Sequence[str],
+    tariff_md5: str | None,
+    rounds: int,
+    candidates: int,
+) -> Mapping[str, Any]:
+    """``beidou_book`` (migration 0007_booking_fastpath): the whole booking in one round trip,
+    committed when it answers. ``values`` are the row's, ``space_id`` the one asked for (or
+    None); the answer's ``o_outcome`` says what happened (the migration lists them)."""
+    row = await db.fetchrow(
+        BOOK_IN_ONE_STATEMENT,
+        values["id"],
+        values["driver_id"],
+        values["lot_id"],
+        values["space_id"],
+        space_kind,
+        values["plate"],
+        values["start_ts"],
+        values["end_ts"],
+        values["idempotency_key"],
+        values["idempotency_fingerprint"],
+        values["created_at"],
+        window_problem,
+        starts_now,
+        list(fallback_kinds),
+        tariff_md5,
+        values["price_fen"],
+        rounds,
+        candidates,
+    )
+    assert row is not None  # a function with OUT parameters answers one row
+    return row
 
 
 async def get_booking(session: AsyncSession, booking_id: uuid.UUID) -> Booking | None:

@@ -8,15 +8,14 @@ every write transaction is serialised (``BEGIN IMMEDIATE``).
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 import structlog
 
-from core.errors import Conflict, Invalid, NotFound
-from parking.bookings import money
+from core.errors import Conflict, NotFound
+from parking.bookings import money, one_statement, rules
 from parking.bookings import repository as repo
 from parking.bookings.models import Booking
 from parking.bookings.schemas import BookingIn, BookingMoneyOut, BookingOut, BookingStatus, RefundOut
@@ -41,9 +40,6 @@ from parking.unit import Ctx
 
 log = structlog.get_logger(__name__)
 
-# A booking may start a little in the past (clock skew, the driver at the gate).
-PAST_TOLERANCE = timedelta(minutes=5)
-
 
 def booking_out(booking: Booking) -> BookingOut:
     return BookingOut(
@@ -65,7 +61,18 @@ def booking_out(booking: Booking) -> BookingOut:
 async def create_booking(
     ctx: Ctx, principal: Principal, data: BookingIn, idempotency_key: str | None
 ) -> tuple[BookingOut, bool]:
-    """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking."""
+    """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking.
+
+    On PostgreSQL, when the booking is the unit's only write, one server-side function does it
+    in one round trip (``one_statement``); otherwise, and for what that function leaves
+    to Python, the ORM path (``_create``). Both answer alike: same checks in the same order, same
+    errors, the exclusion constraint the judge of double bookings."""
+    # a booking with charging needs an EV space: the ORM path picks it (the function knows no kinds)
+    db = None if data.charging else ctx.one_statement_ok()
+    if db is not None:
+        done = await one_statement.create_in_one_statement(ctx, db, principal, data, idempotency_key)
+        if done is not None:
+            return done
     booking, created = await _create(ctx, principal, data, idempotency_key)
     return booking_out(booking), created
 
@@ -76,30 +83,27 @@ async def _create(
     """``(booking, created)``; a retry with the same Idempotency-Key returns the first booking."""
     require(principal, Role.DRIVER)
     assert principal.id is not None
-    fingerprint = _fingerprint(data)
+    fingerprint = rules.fingerprint(data)
     if idempotency_key is not None:
         existing = await repo.booking_by_key(ctx.db, principal.id, idempotency_key)
         if existing is not None:
             return _replayed(existing, fingerprint), False
     plate = await identity.require_own_plate(ctx, principal, data.plate)
     start, end = data.start, data.end
-    if start < ctx.now - PAST_TOLERANCE:
-        raise Invalid("a booking cannot start in the past", code="start_in_past")
-    horizon = timedelta(days=ctx.settings.booking_horizon_days)
-    if start > ctx.now + horizon:
-        raise Invalid(f"a booking may start at most {horizon.days} days ahead", code="beyond_horizon")
+    if (problem := rules.window_problem(ctx, start)) is not None:
+        raise problem
     lot = await lots_repo.get_lot(ctx.db, data.lot_id)
     if lot is None:
-        raise NotFound("lot not found")
+        raise rules.refused("lot_not_found")
     if await identity.operator_suspended(ctx, lot.operator_id):  # nobody runs its gates now
-        raise Conflict("the lot's operator is suspended: it takes no bookings", code="lot_suspended")
+        raise rules.refused("lot_suspended")
     starts_now = start <= ctx.now + SENSOR_HORIZON
     if lot.kind == GATE_COUNTED:
         lot = await lots_repo.lock_lot(ctx.db, lot.id) or lot
         bookings = await repo.live_bookings_overlapping(ctx.db, lot.id, start, end)
         await _check_capacity(ctx, lot, bookings, start, end, starts_now)
     price = fee_fen(lot_tariff(lot), start, end)
-    for _ in range(ROUNDS):
+    for _ in range(rules.ROUNDS):
         spaces = await _candidates(ctx, lot, data, starts_now)
         if not spaces:
             break
@@ -113,27 +117,19 @@ async def _create(
                     return _replayed(existing, fingerprint), False
             # otherwise a concurrent booking took this space first: try the next one
     else:
-        raise Conflict("no space is free for the whole window", code="no_space")
+        raise rules.refused("no_space")
     if lot.kind == GATE_COUNTED and data.space_id is None and not await _has_bookable(ctx, lot):
         # a gate-counted garage without bookable spaces holds a place, not a space
         booking = await _insert(ctx, principal.id, lot, None, plate, data, price, idempotency_key)
         if booking is not None:
             return booking, True
-    raise Conflict("no space is free for the whole window", code="no_space")
-
-
-def _fingerprint(data: BookingIn) -> str:
-    """The request a key stands for: its body, in one canonical form."""
-    # ``charging`` joined the body later: left out when off, so earlier keys replay as before
-    body = data.model_dump_json(exclude=None if data.charging else {"charging"})
-    return hashlib.sha256(body.encode()).hexdigest()
+    raise rules.refused("no_space")
 
 
 def _replayed(existing: Booking, fingerprint: str) -> Booking:
     """The key's first booking, if the retry asks the same; a key reused for another request is
     refused (the IETF Idempotency-Key draft: the key names one request)."""
-    if existing.idempotency_fingerprint not in (None, fingerprint):
-        raise Invalid("this Idempotency-Key was used for a different request", code="idempotency_key_reused")
+    rules.check_replay(existing.idempotency_fingerprint, fingerprint)
     return existing
 
 
@@ -148,22 +144,17 @@ async def _insert(
     idempotency_key: str | None,
 ) -> Booking | None:
     """The new booking, or None when the database refused it (a concurrent booking won)."""
-    values = {
-        "id": uuid.uuid4(),
-        "driver_id": driver_id,
-        "lot_id": lot.id,
-        "space_id": space.id if space else None,
-        "plate": plate,
-        "start_ts": data.start,
-        "end_ts": data.end,
-        "status": BookingStatus.CONFIRMED,
-        "price_fen": price,
-        "charging": data.charging,
-        "cancel_fee_fen": 0,
-        "idempotency_key": idempotency_key,
-        "idempotency_fingerprint": _fingerprint(data),
-        "created_at": ctx.now,
-    }
+    values = rules.new_row(
+        ctx,
+        driver_id,
+        lot.id,
+        space.id if space else None,
+        plate,
+        data,
+        price,
+        idempotency_key,
+        rules.fingerprint(data),
+    )
     # The exclusion constraint (PostgreSQL) or the idempotency key decides: no row, no booking.
     if not await repo.insert_booking(ctx.db, values):
         return None
@@ -175,8 +166,7 @@ async def _insert(
 def _touch_if_current(ctx: Ctx, booking: Booking) -> None:
     """Refresh the lot's live snapshot only if the booking changes what is free now; a booking
     for next week leaves the current picture as it is (and costs no refresh)."""
-    if booking.start_ts <= ctx.now + SENSOR_HORIZON and booking.end_ts > ctx.now:
-        ctx.changed_lots.add(booking.lot_id)
+    rules.touch_window(ctx, booking.lot_id, booking.start_ts, booking.end_ts)
 
 
 async def _has_bookable(ctx: Ctx, lot: Lot) -> bool:
@@ -212,20 +202,12 @@ def peak_overlap(bookings: Sequence[Booking], start: datetime, end: datetime) ->
     return peak
 
 
-# Rounds of "fetch candidates, try them" before answering 409: candidates fetched before a
-# concurrent burst committed may all be gone, while others are still free.
-ROUNDS = 3
-# How many free spaces to fetch per attempt: enough to survive a few lost races without loading
-# the whole lot.
-CANDIDATES = 8
-
-
 async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> list[Space]:
     shared = lot.kind == LotKind.RESIDENTIAL_SHARED
     if data.space_id is not None:
         space = await lots_repo.get_space(ctx.db, data.space_id)
         if space is None or space.lot_id != lot.id:
-            raise NotFound("space not found in this lot")
+            raise rules.refused("space_not_found")
         shared = shared or bool(space.shared_windows)
     rows = await repo.free_spaces_for(
         ctx.db,
@@ -235,7 +217,7 @@ async def _candidates(ctx: Ctx, lot: Lot, data: BookingIn, starts_now: bool) -> 
         kind=SpaceKind.EV if data.charging else data.space_kind,
         skip_occupied=starts_now,
         # windows are checked here, not in SQL, so a shared lot needs all its free spaces
-        limit=None if shared or data.space_id is not None else CANDIDATES,
+        limit=None if shared or data.space_id is not None else rules.CANDIDATES,
     )
     if data.space_id is not None:
         rows = [s for s in rows if s.id == data.space_id]

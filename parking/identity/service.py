@@ -159,8 +159,12 @@ async def require_own_plate(ctx: Ctx, principal: Principal, raw: str) -> str:
     """The normalised plate, if it is one of the calling driver's."""
     plate = normalize_plate(raw)
     if principal.id is None or await plate_owner(ctx, plate) != principal.id:
-        raise Invalid("the plate must be one of your registered plates", code="plate_not_yours")
+        raise plate_not_yours()
     return plate
+
+
+def plate_not_yours() -> Invalid:
+    return Invalid("the plate must be one of your registered plates", code="plate_not_yours")
 
 
 async def issue_device(

@@ -125,3 +125,47 @@ async def test_database_outage_gives_503_then_recovers(proxied_client: tuple[Cli
     sessions = (await client.http.get("/v1/operator/sessions", headers=op.h)).json()
     assert len(sessions) == len(accepted) == 4
     assert (await client.http.get("/readyz")).status_code == 200
+
+
+async def test_bookings_get_503_during_an_outage_then_land(
+    proxied_client: tuple[Client, CuttableProxy],
+) -> None:
+    """The one-statement booking (its own connections to PostgreSQL, through the proxy too): 503
+    problem+json while the database is away, the retry with the same Idempotency-Key lands once
+    it is back, and every booking answered 2xx is in the database."""
+    client, proxy = proxied_client
+    op = await client.operator()
+    lot = await client.lot(op, spaces=2)
+    drv = await client.driver("沪A00001")
+    assert (await client.http.get("/v1/me", headers=drv.h)).status_code == 200  # a cached token
+    start = now_utc() + timedelta(days=2)
+
+    async def book(key: str, hours: int) -> httpx.Response:
+        body = {
+            "lot_id": lot["id"],
+            "plate": "沪A00001",
+            "start": (start + timedelta(hours=hours)).isoformat(),
+            "end": (start + timedelta(hours=hours + 1)).isoformat(),
+        }
+        return await client.http.post("/v1/bookings", json=body, headers={**drv.h, "Idempotency-Key": key})
+
+    before = await book("before", 0)
+    assert before.status_code == 201, before.text
+    autocommit = client.app.state.beidou.autocommit
+    assert autocommit is not None and autocommit.statements >= 1  # the one-statement path served it
+
+    await proxy.cut()
+    for _ in range(3):
+        during = await book("during", 1)
+        assert during.status_code == 503, during.text
+        assert during.headers["content-type"].startswith("application/problem+json")
+        assert during.headers["retry-after"] == "1"
+        assert during.json()["code"] == "unavailable"
+
+    await proxy.restore()
+    landed = await book("during", 1)
+    assert landed.status_code == 201, landed.text
+    replay = await book("during", 1)  # the client's retry after a lost answer: the same booking
+    assert replay.status_code == 200 and replay.json()["id"] == landed.json()["id"]
+    mine = (await client.http.get("/v1/me/bookings", headers=drv.h)).json()
+    assert sorted(b["id"] for b in mine) == sorted([before.json()["id"], landed.json()["id"]])
