@@ -95,7 +95,7 @@ def problem_parts(
 
 def domain_problem(exc: DomainError) -> tuple[int, str, str, dict[str, Any]]:
     """``(status, detail, code, extra)`` of a domain error: the status table's answer."""
-    return _status_of(exc), exc.detail, exc.code, exc.extra
+    return status_of(exc), exc.detail, exc.code, exc.extra
 
 
 def status_of(exc: DomainError) -> int:
