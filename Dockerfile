@@ -18,7 +18,7 @@ COPY tests/data/mobility share/mobility
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . && useradd --system --uid 10001 beidou \
   && mkdir -p /data/maas && chown beidou /data/maas
 USER beidou
-EXPOSE 8000
+EXPOSE 8000 9000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
   CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 CMD ["sh", "-c", "beidou db upgrade && exec beidou serve --host 0.0.0.0 --port 8000 --workers ${BEIDOU_WORKERS:-2}"]
